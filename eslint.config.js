@@ -1,0 +1,70 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Layers of the shared library, lowest first: a layer may import only layers before it. */
+const LAYERS = ['common', 'serde', 'kafka', 'runner'];
+
+const layerRules = LAYERS.map((layer, index) => ({
+  files: [`services/shared/src/${layer}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            group: LAYERS.slice(index + 1).flatMap((higher) => [
+              `#shared/${higher}`,
+              `../${higher}/*`,
+            ]),
+            message: `shared/${layer} is below ${LAYERS.slice(index + 1).join(', ')} and must not import them`,
+          },
+          {
+            group: LAYERS.slice(0, index).map((lower) => `../${lower}/*`),
+            message:
+              'import a lower layer through its entry point (#shared/<layer>), not its files',
+          },
+        ].filter((pattern) => pattern.group.length > 0),
+      },
+    ],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'var/', 'dist/', 'coverage/', '**/*.generated.ts', 'models/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      eqeqeq: ['error', 'always'],
+    },
+  },
+  {
+    // Services and tools use the shared library through its layer entry points only.
+    files: ['services/*/**/*.ts', 'scripts/**/*.ts', 'tests/**/*.ts', 'infra/**/*.ts'],
+    ignores: ['services/shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/shared/src/**', '!**/shared/src/*/index.ts'],
+              message: 'import the shared library through #shared/<layer>, not its files',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  ...layerRules,
+);

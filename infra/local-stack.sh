@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Local development stack: ClickHouse (Debian's clickhouse-server 18.16), a Kafka-protocol
+# dev broker (librdkafka mock cluster, in memory) and a Confluent-compatible schema registry
+# dev server, plus the application services. These are development stand-ins: production
+# runs Apache Kafka, Confluent Schema Registry and a current ClickHouse (docker-compose.yml).
+#
+#   infra/local-stack.sh up [--infra-only]   install what is missing, start everything (idempotent)
+#   infra/local-stack.sh down                stop everything this stack started (idempotent)
+#   infra/local-stack.sh status              show what runs
+#   infra/local-stack.sh install             apt packages + npm ci + build the dev broker
+#
+# State, logs and pid files live under $STACK_DIR (default var/). Ports: CLICKHOUSE_HTTP_PORT
+# (8123), CLICKHOUSE_TCP_PORT (9000), SCHEMA_REGISTRY_PORT (8081); the broker's ports are
+# ephemeral and written to $STACK_DIR/kafka/bootstrap.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export STACK_DIR="${STACK_DIR:-var}"
+case "$STACK_DIR" in /*) ;; *) STACK_DIR="$ROOT/$STACK_DIR" ;; esac
+export SCHEMA_REGISTRY_PORT="${SCHEMA_REGISTRY_PORT:-8081}"
+KAFKA_DIR="$STACK_DIR/kafka"
+REGISTRY_DIR="$STACK_DIR/schema-registry"
+PID_DIR="$STACK_DIR/pids"
+LOG_DIR="$STACK_DIR/logs"
+APT_PACKAGES=(clickhouse-server clickhouse-client librdkafka-dev pkg-config gcc make)
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+is_running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_for() { # wait_for <seconds> <description> <command...>
+  local deadline=$((SECONDS + $1)) what="$2"; shift 2
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "timed out waiting for $what"
+    sleep 0.2
+  done
+}
+
+stop_pid() { # stop_pid <pidfile> <name>
+  local pidfile="$1" name="$2"
+  if is_running "$pidfile"; then
+    local pid; pid="$(cat "$pidfile")"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then log "$name did not stop in 10 s; killing"; kill -KILL "$pid" || true; fi
+    log "$name stopped"
+  fi
+  rm -f "$pidfile"
+}
+
+install_deps() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    log "installing npm packages (npm ci)"
+    ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
+  fi
+  make -s -C infra/dev-broker dev-broker
+}
+
+catalogue_topic_args() {
+  node -e '
+    const { topics } = JSON.parse(require("fs").readFileSync("topics/catalogue.json", "utf8"));
+    for (const t of topics) console.log("--topic", `${t.name}:${t.partitions}:${t.replicationFactor}`);
+  '
+}
+
+start_broker() {
+  mkdir -p "$KAFKA_DIR" "$LOG_DIR" "$PID_DIR"
+  if is_running "$PID_DIR/dev-broker.pid" && [[ -s "$KAFKA_DIR/bootstrap" ]]; then
+    log "dev broker already running at $(cat "$KAFKA_DIR/bootstrap")"; return
+  fi
+  rm -f "$KAFKA_DIR/bootstrap"
+  # shellcheck disable=SC2046
+  nohup infra/dev-broker/dev-broker --state-dir "$KAFKA_DIR" --brokers 3 $(catalogue_topic_args) \
+    >>"$LOG_DIR/dev-broker.log" 2>&1 &
+  echo $! >"$PID_DIR/dev-broker.pid"
+  wait_for 15 "dev broker" test -s "$KAFKA_DIR/bootstrap"
+  log "dev broker up at $(cat "$KAFKA_DIR/bootstrap") (in memory: topics are recreated empty at each start)"
+}
+
+start_registry() {
+  mkdir -p "$REGISTRY_DIR" "$LOG_DIR" "$PID_DIR"
+  if is_running "$PID_DIR/schema-registry.pid"; then log "schema registry already running"; return; fi
+  rm -f "$REGISTRY_DIR/url"
+  SCHEMA_REGISTRY_DATA_DIR="$REGISTRY_DIR" nohup node --import tsx infra/schema-registry/main.ts \
+    >>"$LOG_DIR/schema-registry.log" 2>&1 &
+  echo $! >"$PID_DIR/schema-registry.pid"
+  wait_for 30 "schema registry" test -s "$REGISTRY_DIR/url"
+  log "schema registry up at $(cat "$REGISTRY_DIR/url")"
+}
+
+app_services() {
+  for main in services/*/main.ts; do
+    [[ -f "$main" ]] || continue
+    local name; name="$(basename "$(dirname "$main")")"
+    [[ "$name" == shared ]] || echo "$name"
+  done
+}
+
+start_services() {
+  for name in $(app_services); do
+    local pidfile="$PID_DIR/$name.pid"
+    if is_running "$pidfile"; then log "$name already running"; continue; fi
+    nohup node --import tsx "services/$name/main.ts" >>"$LOG_DIR/$name.log" 2>&1 &
+    echo $! >"$pidfile"
+    log "$name started (log: ${LOG_DIR#"$ROOT"/}/$name.log)"
+  done
+}
+
+up() {
+  local infra_only=false
+  [[ "${1:-}" == "--infra-only" ]] && infra_only=true
+  install_deps
+  mkdir -p "$STACK_DIR"
+  bash infra/clickhouse/run.sh start
+  start_broker
+  start_registry
+  node --import tsx scripts/register-schemas.ts >>"$LOG_DIR/register-schemas.log" 2>&1 \
+    || { tail -20 "$LOG_DIR/register-schemas.log" >&2; die "schema registration failed"; }
+  log "schemas registered"
+  $infra_only || start_services
+  status
+}
+
+down() {
+  for name in $(app_services); do stop_pid "$PID_DIR/$name.pid" "$name"; done
+  stop_pid "$PID_DIR/schema-registry.pid" "schema registry"
+  stop_pid "$PID_DIR/dev-broker.pid" "dev broker"
+  bash infra/clickhouse/run.sh stop || true
+}
+
+status() {
+  local row
+  row() { printf '  %-16s %s\n' "$1" "$2" >&2; }
+  log "stack in ${STACK_DIR#"$ROOT"/}:"
+  if bash infra/clickhouse/run.sh status >/dev/null 2>&1; then
+    row clickhouse "running  http://127.0.0.1:${CLICKHOUSE_HTTP_PORT:-8123}"
+  else row clickhouse stopped; fi
+  if is_running "$PID_DIR/dev-broker.pid"; then row kafka "running  $(cat "$KAFKA_DIR/bootstrap" 2>/dev/null)"; else row kafka stopped; fi
+  if is_running "$PID_DIR/schema-registry.pid"; then row schema-registry "running  $(cat "$REGISTRY_DIR/url" 2>/dev/null)"; else row schema-registry stopped; fi
+  for name in $(app_services); do
+    if is_running "$PID_DIR/$name.pid"; then row "$name" running; else row "$name" stopped; fi
+  done
+}
+
+case "${1:-}" in
+  up) shift; up "$@" ;;
+  down) down ;;
+  status) status ;;
+  install) install_deps ;;
+  *) echo "usage: $0 up [--infra-only] | down | status | install" >&2; exit 2 ;;
+esac

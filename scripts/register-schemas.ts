@@ -1,0 +1,16 @@
+/**
+ * Registers every topic's value schema under `<topic>-value` (idempotent: an unchanged
+ * schema keeps its id). Run at stack start-up and by the docker-compose init service.
+ *   SCHEMA_REGISTRY_URL=http://... npm run schemas:register
+ */
+import { parseConfig, urlField } from '#shared/common';
+import { withLocalStackDefaults } from '#shared/kafka';
+import { EventCodec, kafkajsRegistryClient, loadCatalogue, valueSubject } from '#shared/serde';
+
+const config = parseConfig(
+  { registryUrl: urlField('SCHEMA_REGISTRY_URL', 'Schema registry base URL') },
+  withLocalStackDefaults(process.env),
+);
+const codec = new EventCodec(kafkajsRegistryClient(config.registryUrl), loadCatalogue());
+const ids = await codec.registerAll();
+for (const [topic, id] of ids) console.log(`${valueSubject(topic).padEnd(32)} id ${id}`);

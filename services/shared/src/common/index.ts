@@ -1,0 +1,7 @@
+/** Lowest layer of the shared library: no Kafka, no Avro, no I/O besides logging. */
+export * from './errors.ts';
+export * from './config.ts';
+export * from './backoff.ts';
+export * from './logger.ts';
+export * from './shutdown.ts';
+export * from './metrics.ts';

@@ -1,0 +1,41 @@
+/**
+ * kafkajs client construction: one place for connection settings, retry policy and the
+ * bridge from kafkajs's logger to pino.
+ */
+import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import type { Logger } from '#shared/common';
+
+export interface KafkaSettings {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /** Default 3,000 ms. */
+  readonly connectionTimeoutMs?: number;
+  /** Default 30,000 ms. */
+  readonly requestTimeoutMs?: number;
+}
+
+export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+  return new Kafka({
+    clientId: settings.clientId,
+    brokers: [...settings.brokers],
+    connectionTimeout: settings.connectionTimeoutMs ?? 3_000,
+    requestTimeout: settings.requestTimeoutMs ?? 30_000,
+    // Generous client-level retries: a broker restart or leader move takes seconds, and a
+    // failed request here surfaces to the caller, which would then retry the whole batch.
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 12 },
+    logLevel: logLevel.WARN,
+    logCreator: pinoLogCreator(logger),
+  });
+}
+
+function pinoLogCreator(logger: Logger): logCreator {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const child = { kafkajs: namespace, ...extra };
+      if (level === logLevel.ERROR) logger.error(child, message);
+      else if (level === logLevel.WARN) logger.warn(child, message);
+      else if (level === logLevel.INFO) logger.info(child, message);
+      else logger.debug(child, message);
+    };
+}

@@ -1,0 +1,4 @@
+/** Kafka client layer: connection, typed producer, local-stack address discovery. */
+export * from './client.ts';
+export * from './producer.ts';
+export * from './local-stack.ts';

@@ -1,0 +1,84 @@
+/**
+ * Typed event producer: values are validated and Avro-encoded through the codec, keyed,
+ * sent in batches with GZIP compression and acks from all in-sync replicas. A resolved
+ * `send` means the broker acknowledged every message (durable), which is what consumers
+ * wait for before committing their own offsets.
+ */
+import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { Counter, type Registry } from 'prom-client';
+import type { EventCodec, TopicName, TopicValues } from '#shared/serde';
+
+export interface OutgoingEvent<T extends TopicName> {
+  readonly key: string | Buffer | null;
+  readonly value: TopicValues[T];
+  readonly headers?: Record<string, string | Buffer>;
+}
+
+export interface RawOutgoing {
+  readonly key: Buffer | string | null;
+  readonly value: Buffer | null;
+  readonly headers?: Record<string, string | Buffer>;
+}
+
+export class EventProducer {
+  private readonly producer: Producer;
+  private readonly produced: Counter<'topic'>;
+  private connected = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly codec: EventCodec,
+    metrics: Registry,
+  ) {
+    this.producer = kafka.producer({ allowAutoTopicCreation: false });
+    this.produced =
+      (metrics.getSingleMetric('kafka_messages_produced_total') as Counter<'topic'> | undefined) ??
+      new Counter({
+        name: 'kafka_messages_produced_total',
+        help: 'Messages acknowledged by the broker, by topic',
+        labelNames: ['topic'],
+        registers: [metrics],
+      });
+  }
+
+  async connect(): Promise<void> {
+    if (this.connected) return;
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  /** Encodes and sends events to one topic; resolves once all are acknowledged. */
+  async send<T extends TopicName>(topic: T, events: readonly OutgoingEvent<T>[]): Promise<void> {
+    if (events.length === 0) return;
+    const messages = await Promise.all(
+      events.map(async (event) => ({
+        key: event.key,
+        value: (await this.codec.encode(topic, event.value)).bytes,
+        ...(event.headers ? { headers: event.headers } : {}),
+      })),
+    );
+    await this.sendRaw(topic, messages);
+  }
+
+  /** Sends already-encoded messages (dead letters keep the original bytes). */
+  async sendRaw(topic: string, messages: readonly RawOutgoing[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.producer.send({
+      topic,
+      acks: -1,
+      compression: CompressionTypes.GZIP,
+      messages: messages.map((message) => ({
+        key: message.key,
+        value: message.value,
+        ...(message.headers ? { headers: message.headers } : {}),
+      })),
+    });
+    this.produced.inc({ topic }, messages.length);
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.connected) return;
+    this.connected = false;
+    await this.producer.disconnect();
+  }
+}

@@ -1,0 +1,5 @@
+/** Consumer runner layer: the consumer contract (batch-processor.ts) on kafkajs. */
+export * from './batch-processor.ts';
+export * from './consumer-runner.ts';
+export * from './metrics.ts';
+export * from './transient.ts';

@@ -1,0 +1,131 @@
+/**
+ * The topic catalogue (topics/catalogue.json) and the Avro schemas (schemas/*.avsc) as
+ * files. This module only reads and validates them; the generated types give the code a
+ * typed view of the same data.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AppError } from '#shared/common';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+export const CATALOGUE_PATH = `${REPO_ROOT}topics/catalogue.json`;
+export const SCHEMAS_DIR = `${REPO_ROOT}schemas`;
+export const GENERATED_TYPES_PATH = fileURLToPath(
+  new URL('./events.generated.ts', import.meta.url),
+);
+
+export type CleanupPolicy = 'delete' | 'compact';
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  /** -1 keeps messages forever. */
+  readonly retentionMs: number;
+  readonly cleanupPolicy: CleanupPolicy;
+  /** What the Kafka key holds (documentation). */
+  readonly key: string;
+  /** Schema file name in schemas/ without `.avsc`. */
+  readonly valueSchema: string;
+  readonly description: string;
+}
+
+export interface Catalogue {
+  readonly topics: readonly TopicSpec[];
+}
+
+export class CatalogueError extends AppError {
+  constructor(message: string) {
+    super('CATALOGUE_INVALID', message);
+  }
+}
+
+/** Subject under which a topic's value schema is registered (Confluent TopicNameStrategy). */
+export function valueSubject(topic: string): string {
+  return `${topic}-value`;
+}
+
+/** Dead-letter topic of a topic, by the project's naming convention. */
+export function deadLetterTopicOf(topic: string): string {
+  return `dlq.${topic}`;
+}
+
+export function validateCatalogue(raw: unknown): Catalogue {
+  const problems: string[] = [];
+  if (
+    typeof raw !== 'object' ||
+    raw === null ||
+    !Array.isArray((raw as { topics?: unknown }).topics)
+  ) {
+    throw new CatalogueError('catalogue must be an object with a "topics" array');
+  }
+  const topics = (raw as { topics: unknown[] }).topics;
+  const names = new Set<string>();
+  topics.forEach((entry, index) => {
+    const at = `topics[${index}]`;
+    if (typeof entry !== 'object' || entry === null) {
+      problems.push(`${at} is not an object`);
+      return;
+    }
+    const topic = entry as Record<string, unknown>;
+    if (typeof topic.name !== 'string' || !/^[a-zA-Z0-9._-]{1,249}$/.test(topic.name)) {
+      problems.push(`${at}.name must be a legal Kafka topic name`);
+    } else if (names.has(topic.name)) {
+      problems.push(`${at}.name "${topic.name}" is duplicated`);
+    } else {
+      names.add(topic.name);
+    }
+    for (const field of ['partitions', 'replicationFactor'] as const) {
+      if (!Number.isInteger(topic[field]) || (topic[field] as number) < 1) {
+        problems.push(`${at}.${field} must be a positive integer`);
+      }
+    }
+    if (
+      !Number.isInteger(topic.retentionMs) ||
+      ((topic.retentionMs as number) < 1 && topic.retentionMs !== -1)
+    ) {
+      problems.push(`${at}.retentionMs must be a positive integer or -1`);
+    }
+    if (topic.cleanupPolicy !== 'delete' && topic.cleanupPolicy !== 'compact') {
+      problems.push(`${at}.cleanupPolicy must be "delete" or "compact"`);
+    }
+    for (const field of ['key', 'valueSchema', 'description'] as const) {
+      if (typeof topic[field] !== 'string' || topic[field] === '') {
+        problems.push(`${at}.${field} must be a non-empty string`);
+      }
+    }
+  });
+  for (const name of names) {
+    if (!name.startsWith('dlq.') && !names.has(deadLetterTopicOf(name))) {
+      problems.push(`topic "${name}" has no dead-letter topic "${deadLetterTopicOf(name)}"`);
+    }
+  }
+  if (problems.length > 0)
+    throw new CatalogueError(`invalid topic catalogue:\n  - ${problems.join('\n  - ')}`);
+  return Object.freeze({ topics: Object.freeze(topics as TopicSpec[]) });
+}
+
+export function loadCatalogue(path: string = CATALOGUE_PATH): Catalogue {
+  return validateCatalogue(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+/** The parsed JSON of schemas/<name>.avsc. */
+export function loadSchemaJson(name: string): AvroSchemaJson {
+  return JSON.parse(readFileSync(`${SCHEMAS_DIR}/${name}.avsc`, 'utf8')) as AvroSchemaJson;
+}
+
+/** Avro schema JSON as found in .avsc files (the subset this project uses). */
+export type AvroSchemaJson =
+  | string
+  | AvroSchemaJson[]
+  | {
+      type: string | AvroSchemaJson;
+      name?: string;
+      namespace?: string;
+      doc?: string;
+      logicalType?: string;
+      symbols?: string[];
+      items?: AvroSchemaJson;
+      values?: AvroSchemaJson;
+      fields?: { name: string; type: AvroSchemaJson; doc?: string; default?: unknown }[];
+    };

@@ -1,0 +1,6 @@
+/** Serde layer: the event contract (catalogue, schemas, generated types) and the Avro codec. */
+export * from './catalogue.ts';
+export * from './codec.ts';
+export * from './wire.ts';
+export * from './events.generated.ts';
+export { renderEventTypes } from './codegen.ts';

@@ -1,0 +1,33 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two projects: `unit` (pure logic, parallel) and `integration` (real ClickHouse, dev
+ * broker and schema registry of the local stack, started by tests/support/global-setup.ts;
+ * files run one at a time because they share one in-memory broker and a 2-core machine).
+ */
+export default defineConfig({
+  test: {
+    reporters: ['default'],
+    // One file at a time: integration files share one in-memory broker, and the machine has
+    // two cores. (Per-project file parallelism is not configurable in vitest 3.)
+    fileParallelism: false,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['tests/unit/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['tests/integration/**/*.test.ts'],
+          globalSetup: ['tests/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
