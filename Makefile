@@ -1,0 +1,33 @@
+# Entry points. The local stack is a development stand-in (see README "Limits").
+.PHONY: up down status install test test-unit test-integration check lint format typecheck gen
+
+up:             ## install what is missing and start the whole system on the local stack
+	bash infra/local-stack.sh up
+
+down:           ## stop everything the local stack started
+	bash infra/local-stack.sh down
+
+status:
+	bash infra/local-stack.sh status
+
+install:        ## Debian packages, npm ci, dev broker build (idempotent)
+	bash infra/local-stack.sh install
+
+test: install   ## all tests; integration tests start their own local stack (var/test-stack)
+	npx vitest run
+
+test-unit: install
+	npx vitest run --project unit
+
+test-integration: install
+	npx vitest run --project integration
+
+check: install  ## static checks run by CI
+	npm run --silent gen:check
+	npx tsc --noEmit -p tsconfig.json
+	npx eslint .
+	npx prettier --check .
+	docker-compose -f docker-compose.yml config -q
+
+gen:
+	npm run gen:types

@@ -1,0 +1,45 @@
+/** Kafka helpers for integration tests: real clients against the test stack. */
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { createLogger, createMetricsRegistry, type Logger } from '#shared/common';
+import { EventProducer, createKafka } from '#shared/kafka';
+import { EventCodec, type Review, kafkajsRegistryClient, loadCatalogue } from '#shared/serde';
+import { kafkaBrokers, schemaRegistryUrl } from './stack.ts';
+
+export interface TestKafka {
+  readonly kafka: Kafka;
+  readonly codec: EventCodec;
+  readonly producer: EventProducer;
+  readonly logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function connectTestKafka(clientId = `test-${randomUUID().slice(0, 8)}`): Promise<TestKafka> {
+  const logger = createLogger(clientId, process.env.TEST_LOG_LEVEL ?? 'warn');
+  const kafka = createKafka({ brokers: kafkaBrokers(), clientId }, logger);
+  const codec = new EventCodec(kafkajsRegistryClient(schemaRegistryUrl()), loadCatalogue());
+  const producer = new EventProducer(kafka, codec, createMetricsRegistry(clientId));
+  await producer.connect();
+  return { kafka, codec, producer, logger, close: () => producer.disconnect() };
+}
+
+export function makeReview(reviewId: string, text = `review ${reviewId}`): Review {
+  return {
+    eventId: randomUUID(),
+    eventTime: Date.now(),
+    reviewId,
+    source: 'test',
+    text,
+    groundTruth: null,
+    attributes: {},
+  };
+}
+
+/** Polls `condition` every 100 ms until it holds or `timeoutMs` passes (then throws with `what`). */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

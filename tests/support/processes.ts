@@ -1,0 +1,61 @@
+/** Child processes for tests: services and fixtures run as real, separate processes. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { REPO_ROOT } from './stack.ts';
+
+export interface Child {
+  readonly process: ChildProcess;
+  readonly output: () => string;
+  /** Resolves when the process printed `text` on stdout/stderr. */
+  readonly waitFor: (text: string | RegExp, timeoutMs?: number) => Promise<void>;
+  readonly exited: Promise<number | null>;
+}
+
+export function startTsProcess(script: string, env: NodeJS.ProcessEnv): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    process: child,
+    output: () => output,
+    exited,
+    waitFor: (text, timeoutMs = 30_000) =>
+      new Promise<void>((resolve, reject) => {
+        const matches = () => (typeof text === 'string' ? output.includes(text) : text.test(output));
+        if (matches()) return resolve();
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for ${String(text)}; output:\n${output.slice(-2000)}`));
+        }, timeoutMs);
+        const check = () => {
+          if (!matches()) return;
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve();
+        };
+        listeners.add(check);
+        void exited.then(() => {
+          if (!matches()) {
+            clearTimeout(timer);
+            reject(new Error(`process exited before printing ${String(text)}; output:\n${output.slice(-2000)}`));
+          }
+        });
+      }),
+  };
+}
+
+export async function stopProcess(child: Child | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.process.exitCode !== null || child.process.signalCode !== null) return;
+  child.process.kill(signal);
+  await child.exited;
+}

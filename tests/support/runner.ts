@@ -1,0 +1,32 @@
+/** An in-process ConsumerRunner on the test stack, collecting what its handler saw. */
+import { randomUUID } from 'node:crypto';
+import { createMetricsRegistry } from '#shared/common';
+import { type BatchHandler, ConsumerRunner, createRunnerMetrics } from '#shared/runner';
+import type { TopicName, TopicValues } from '#shared/serde';
+import type { TestKafka } from './kafka.ts';
+
+export function startRunner<T extends TopicName>(
+  kafka: TestKafka,
+  topic: T,
+  handler: BatchHandler<TopicValues[T]>,
+  options: { groupId?: string; maxAttempts?: number } = {},
+): { runner: ConsumerRunner<T>; started: Promise<void>; metrics: ReturnType<typeof createMetricsRegistry> } {
+  const metrics = createMetricsRegistry('test-runner');
+  const runner = new ConsumerRunner({
+    kafka: kafka.kafka,
+    codec: kafka.codec,
+    producer: kafka.producer,
+    topic,
+    groupId: options.groupId ?? `test-${topic}-${randomUUID()}`,
+    service: 'integration-test',
+    handler,
+    logger: kafka.logger,
+    metrics: createRunnerMetrics(metrics),
+    fromBeginning: true,
+    maxAttempts: options.maxAttempts ?? 3,
+    backoff: { initialMs: 50, maxMs: 500, factor: 2 },
+    sessionTimeoutMs: 10_000,
+    heartbeatIntervalMs: 1_000,
+  });
+  return { runner, started: runner.start(), metrics };
+}
