@@ -15,7 +15,7 @@ export interface TestKafka {
 }
 
 export async function connectTestKafka(clientId = `test-${randomUUID().slice(0, 8)}`): Promise<TestKafka> {
-  const logger = createLogger(clientId, process.env.TEST_LOG_LEVEL ?? 'warn');
+  const logger = createLogger(clientId, process.env.TEST_LOG_LEVEL ?? 'fatal');
   const kafka = createKafka({ brokers: kafkaBrokers(), clientId }, logger);
   const codec = new EventCodec(kafkajsRegistryClient(schemaRegistryUrl()), loadCatalogue());
   const producer = new EventProducer(kafka, codec, createMetricsRegistry(clientId));

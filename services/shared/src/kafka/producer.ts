@@ -4,7 +4,7 @@
  * `send` means the broker acknowledged every message (durable), which is what consumers
  * wait for before committing their own offsets.
  */
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import { Counter, type Registry } from 'prom-client';
 import type { EventCodec, TopicName, TopicValues } from '#shared/serde';
 
@@ -30,7 +30,12 @@ export class EventProducer {
     private readonly codec: EventCodec,
     metrics: Registry,
   ) {
-    this.producer = kafka.producer({ allowAutoTopicCreation: false });
+    // murmur2 partitioning, as Java clients do, so a key lands on the same partition
+    // whichever client produced it.
+    this.producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     this.produced =
       (metrics.getSingleMetric('kafka_messages_produced_total') as Counter<'topic'> | undefined) ??
       new Counter({
