@@ -24,7 +24,8 @@ describe('broker fault: a broker down for 10 s mid-stream', () => {
     const run = `fault-${randomUUID().slice(0, 8)}`;
     const consumed = new Set<string>();
     const consumer = startRunner(kafka, 'reviews', async (events) => {
-      for (const { event } of events) if (event.reviewId.startsWith(run)) consumed.add(event.reviewId);
+      for (const { event } of events)
+        if (event.reviewId.startsWith(run)) consumed.add(event.reviewId);
     });
     runner = consumer.runner;
     await consumer.started;
@@ -64,12 +65,22 @@ describe('broker fault: a broker down for 10 s mid-stream', () => {
     await faults;
     expect(acknowledged.length).toBeGreaterThan(1_000);
 
-    await waitUntil(() => acknowledged.every((id) => consumed.has(id)), 90_000, 'every acknowledged message');
+    await waitUntil(
+      () => acknowledged.every((id) => consumed.has(id)),
+      90_000,
+      'every acknowledged message',
+    );
     expect(acknowledged.filter((id) => !consumed.has(id))).toEqual([]);
     // Producing works again after the broker is back.
     const after = makeReview(`${run}-after`);
     await kafka.producer.send('reviews', [{ key: after.reviewId, value: after }]);
-    await waitUntil(() => consumed.has(after.reviewId), 30_000, 'a message produced after recovery');
-    console.log(`broker fault: ${acknowledged.length} acknowledged, ${failedSends} failed sends retried`);
+    await waitUntil(
+      () => consumed.has(after.reviewId),
+      30_000,
+      'a message produced after recovery',
+    );
+    console.log(
+      `broker fault: ${acknowledged.length} acknowledged, ${failedSends} failed sends retried`,
+    );
   });
 });

@@ -36,7 +36,10 @@ describe('consumer group: two members, one SIGKILLed mid-stream', () => {
   async function produce(prefix: string, from: number, to: number): Promise<string[]> {
     const ids: string[] = [];
     for (let start = from; start < to; start += 100) {
-      const batch = Array.from({ length: Math.min(100, to - start) }, (_, i) => `${prefix}-${start + i}`);
+      const batch = Array.from(
+        { length: Math.min(100, to - start) },
+        (_, i) => `${prefix}-${start + i}`,
+      );
       await kafka.producer.send(
         'reviews',
         batch.map((id) => ({ key: id, value: makeReview(id) })),
@@ -63,14 +66,23 @@ describe('consumer group: two members, one SIGKILLed mid-stream', () => {
     const total = 3_000;
     const firstHalf = await produce(prefix, 0, total / 2);
     // Kill A once it has done part of the work, not at a moment of its choosing.
-    await waitUntil(() => processedIds(join(dir, 'a.txt')).length >= 200, 60_000, 'member A to make progress');
+    await waitUntil(
+      () => processedIds(join(dir, 'a.txt')).length >= 200,
+      60_000,
+      'member A to make progress',
+    );
     a.process.kill('SIGKILL');
     await a.exited;
     const secondHalf = await produce(prefix, total / 2, total);
     const sent = [...firstHalf, ...secondHalf];
 
-    const seen = () => new Set([...processedIds(join(dir, 'a.txt')), ...processedIds(join(dir, 'b.txt'))]);
-    await waitUntil(() => sent.every((id) => seen().has(id)), 120_000, 'member B to cover all partitions');
+    const seen = () =>
+      new Set([...processedIds(join(dir, 'a.txt')), ...processedIds(join(dir, 'b.txt'))]);
+    await waitUntil(
+      () => sent.every((id) => seen().has(id)),
+      120_000,
+      'member B to cover all partitions',
+    );
     const all = [...processedIds(join(dir, 'a.txt')), ...processedIds(join(dir, 'b.txt'))];
     const missing = sent.filter((id) => !seen().has(id));
     expect(missing).toEqual([]);

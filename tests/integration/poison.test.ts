@@ -57,7 +57,11 @@ describe('poison messages go to the dead-letter topic and the consumer goes on',
       { key: good.reviewId, value: good },
     ]);
 
-    await waitUntil(() => deadLetters.size === 4 && handled.includes(good.reviewId), 60_000, 'dead letters');
+    await waitUntil(
+      () => deadLetters.size === 4 && handled.includes(good.reviewId),
+      60_000,
+      'dead letters',
+    );
     const expected: Record<string, RegExp> = {
       [`${run}-undecodable`]: /^MESSAGE_UNDECODABLE$/,
       [`${run}-unknown-schema`]: /^SCHEMA_ID_UNKNOWN$/,

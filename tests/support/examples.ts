@@ -40,7 +40,9 @@ export function exampleEvents(): { [T in TopicName]?: TopicValues[T] } {
       state: 'DRIFT',
       previousState: 'OK',
       predictionDriftState: 'OK',
-      statistics: [{ name: 'class_conditional_cosine', value: 0.031, threshold: 0.012, exceeded: true }],
+      statistics: [
+        { name: 'class_conditional_cosine', value: 0.031, threshold: 0.012, exceeded: true },
+      ],
       windowStart: Date.now() - 60_000,
       windowEnd: Date.now(),
       windowSize: 500,

@@ -14,7 +14,9 @@ export interface TestKafka {
   close(): Promise<void>;
 }
 
-export async function connectTestKafka(clientId = `test-${randomUUID().slice(0, 8)}`): Promise<TestKafka> {
+export async function connectTestKafka(
+  clientId = `test-${randomUUID().slice(0, 8)}`,
+): Promise<TestKafka> {
   const logger = createLogger(clientId, process.env.TEST_LOG_LEVEL ?? 'fatal');
   const kafka = createKafka({ brokers: kafkaBrokers(), clientId }, logger);
   const codec = new EventCodec(kafkajsRegistryClient(schemaRegistryUrl()), loadCatalogue());
@@ -36,10 +38,15 @@ export function makeReview(reviewId: string, text = `review ${reviewId}`): Revie
 }
 
 /** Polls `condition` every 100 ms until it holds or `timeoutMs` passes (then throws with `what`). */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+) {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

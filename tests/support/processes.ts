@@ -24,18 +24,23 @@ export function startTsProcess(script: string, env: NodeJS.ProcessEnv): Child {
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   return {
     process: child,
     output: () => output,
     exited,
     waitFor: (text, timeoutMs = 30_000) =>
       new Promise<void>((resolve, reject) => {
-        const matches = () => (typeof text === 'string' ? output.includes(text) : text.test(output));
+        const matches = () =>
+          typeof text === 'string' ? output.includes(text) : text.test(output);
         if (matches()) return resolve();
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`timed out waiting for ${String(text)}; output:\n${output.slice(-2000)}`));
+          reject(
+            new Error(`timed out waiting for ${String(text)}; output:\n${output.slice(-2000)}`),
+          );
         }, timeoutMs);
         const check = () => {
           if (!matches()) return;
@@ -47,14 +52,21 @@ export function startTsProcess(script: string, env: NodeJS.ProcessEnv): Child {
         void exited.then(() => {
           if (!matches()) {
             clearTimeout(timer);
-            reject(new Error(`process exited before printing ${String(text)}; output:\n${output.slice(-2000)}`));
+            reject(
+              new Error(
+                `process exited before printing ${String(text)}; output:\n${output.slice(-2000)}`,
+              ),
+            );
           }
         });
       }),
   };
 }
 
-export async function stopProcess(child: Child | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+export async function stopProcess(
+  child: Child | undefined,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   if (!child || child.process.exitCode !== null || child.process.signalCode !== null) return;
   child.process.kill(signal);
   await child.exited;

@@ -10,7 +10,11 @@ export function startRunner<T extends TopicName>(
   topic: T,
   handler: BatchHandler<TopicValues[T]>,
   options: { groupId?: string; maxAttempts?: number } = {},
-): { runner: ConsumerRunner<T>; started: Promise<void>; metrics: ReturnType<typeof createMetricsRegistry> } {
+): {
+  runner: ConsumerRunner<T>;
+  started: Promise<void>;
+  metrics: ReturnType<typeof createMetricsRegistry>;
+} {
   const metrics = createMetricsRegistry('test-runner');
   const runner = new ConsumerRunner({
     kafka: kafka.kafka,

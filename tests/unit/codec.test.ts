@@ -22,8 +22,10 @@ class MemoryRegistry implements RegistryClient {
   readonly subjects = new Map<string, number>();
   available = true;
   async register(subject: string, schema: string): Promise<number> {
-    if (!this.available) throw Object.assign(new Error('connect ECONNREFUSED'), { status: undefined });
-    if (subject === 'refused-value') throw Object.assign(new Error('incompatible'), { status: 409 });
+    if (!this.available)
+      throw Object.assign(new Error('connect ECONNREFUSED'), { status: undefined });
+    if (subject === 'refused-value')
+      throw Object.assign(new Error('incompatible'), { status: 409 });
     const existing = [...this.schemas].find(([, text]) => text === schema);
     const id = existing?.[0] ?? this.schemas.size + 1;
     this.schemas.set(id, schema);
@@ -85,7 +87,9 @@ describe('EventCodec', () => {
     const registry = new MemoryRegistry();
     const codec = new EventCodec(registry, loadCatalogue());
     const { schemaId, bytes } = await codec.encode('reviews', review);
-    await expect(codec.decode('reviews', frame(9_999, Buffer.from([1])))).rejects.toThrow(UnknownSchemaIdError);
+    await expect(codec.decode('reviews', frame(9_999, Buffer.from([1])))).rejects.toThrow(
+      UnknownSchemaIdError,
+    );
     await expect(codec.decode('reviews', frame(schemaId, bytes.subarray(5, 12)))).rejects.toThrow(
       SchemaValidationError,
     );
