@@ -67,4 +67,22 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  {
+    // The model runtime sits beside serde: it builds on common only and knows nothing of Kafka.
+    files: ['services/shared/src/model/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['#shared/serde', '#shared/kafka', '#shared/runner', '../serde/*', '../kafka/*', '../runner/*'],
+              message: 'shared/model depends on shared/common only',
+            },
+            { group: ['../common/*'], message: 'import common through #shared/common' },
+          ],
+        },
+      ],
+    },
+  },
 );

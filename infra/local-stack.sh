@@ -63,7 +63,11 @@ install_deps() {
   fi
   if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
     log "installing npm packages (npm ci)"
-    ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
+    # This machine's npm registry mirror lacks other platforms' optional packages (e.g.
+    # rollup's darwin/windows binaries), which the lockfile cannot then list, and npm ci
+    # refuses such a lockfile; npm install honours the same lockfile and skips them.
+    ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=silent \
+      || ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save --no-audit --no-fund --loglevel=error
   fi
   make -s -C infra/dev-broker dev-broker
 }
