@@ -76,7 +76,14 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['#shared/serde', '#shared/kafka', '#shared/runner', '../serde/*', '../kafka/*', '../runner/*'],
+              group: [
+                '#shared/serde',
+                '#shared/kafka',
+                '#shared/runner',
+                '../serde/*',
+                '../kafka/*',
+                '../runner/*',
+              ],
               message: 'shared/model depends on shared/common only',
             },
             { group: ['../common/*'], message: 'import common through #shared/common' },
