@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** Layers of the shared library, lowest first: a layer may import only layers before it. */
-const LAYERS = ['common', 'serde', 'kafka', 'runner'];
+const LAYERS = ['common', 'serde', 'kafka', 'runner', 'scoring'];
 
 const layerRules = LAYERS.map((layer, index) => ({
   files: [`services/shared/src/${layer}/**/*.ts`],
@@ -49,9 +49,27 @@ export default tseslint.config(
     },
   },
   {
-    // Services and tools use the shared library through its layer entry points only.
-    files: ['services/*/**/*.ts', 'scripts/**/*.ts', 'tests/**/*.ts', 'infra/**/*.ts'],
+    // A service never imports another service's files: what two share belongs in shared/.
+    files: ['services/*/**/*.ts'],
     ignores: ['services/shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../*/**', '!../shared/**'], message: 'services must not import each other' },
+            {
+              group: ['**/shared/src/**'],
+              message: 'import the shared library through #shared/<layer>, not its files',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Tools and tests use the shared library through its layer entry points only.
+    files: ['scripts/**/*.ts', 'tests/**/*.ts', 'infra/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -5,3 +5,5 @@ export * from './backoff.ts';
 export * from './logger.ts';
 export * from './shutdown.ts';
 export * from './metrics.ts';
+export * from './ids.ts';
+export * from './http.ts';

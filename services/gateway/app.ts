@@ -1,0 +1,338 @@
+/**
+ * The gateway's HTTP API, built without listening (`buildApp(deps)`; tests use `inject`).
+ *   POST /v1/predict   {texts: string[], return_embedding?: boolean} -> one result per text
+ *   POST /v1/reviews   {reviews: [{text, source?, review_id?, ground_truth?}]} -> 202 {ids}
+ *   GET  /v1/model, /health (liveness), /ready (model loaded and Kafka connected),
+ *        /metrics (Prometheus), /docs (OpenAPI)
+ * Every invalid request gets 400 with a reason; scoring runs in the model worker thread.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '#shared/common';
+import type { OutgoingEvent } from '#shared/kafka';
+import type { ModelInfo, ScoredBatch } from '#shared/model';
+import type { Sentiment } from '#shared/serde';
+import { toPrediction } from '#shared/scoring';
+import type { PublisherStatus } from './publisher.ts';
+
+export interface GatewayLimits {
+  /** Texts per /v1/predict request (and reviews per /v1/reviews request). */
+  readonly maxTexts: number;
+  /** UTF-8 bytes per text. */
+  readonly maxTextBytes: number;
+}
+
+export interface GatewayDeps {
+  readonly score: (texts: readonly string[]) => Promise<ScoredBatch>;
+  /** The serving model, or undefined while none is loaded. */
+  readonly model: () => ModelInfo | undefined;
+  readonly publishPredictions: (events: readonly OutgoingEvent<'predictions'>[]) => number;
+  readonly publisherStatus: () => PublisherStatus;
+  /** Awaits the broker's acknowledgement (the async path promises durability). */
+  readonly publishReviews: (events: readonly OutgoingEvent<'reviews'>[]) => Promise<void>;
+  readonly kafkaConnected: () => boolean;
+  readonly metrics: Registry;
+  readonly limits: GatewayLimits;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+}
+
+interface PredictBody {
+  texts: string[];
+  return_embedding?: boolean;
+}
+
+interface ReviewsBody {
+  reviews: { text: string; source?: string; review_id?: string; ground_truth?: Sentiment }[];
+}
+
+function badRequest(message: string): FastifyError {
+  return Object.assign(new Error(message), {
+    statusCode: 400,
+    code: 'BAD_REQUEST',
+  }) as FastifyError;
+}
+
+function checkTexts(texts: readonly string[], limits: GatewayLimits, path: string): void {
+  texts.forEach((text, index) => {
+    if (text.trim() === '') throw badRequest(`${path}[${index}] is empty or whitespace only`);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > limits.maxTextBytes) {
+      throw badRequest(
+        `${path}[${index}] is ${bytes} bytes, over the limit of ${limits.maxTextBytes}`,
+      );
+    }
+  });
+}
+
+export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
+  const { limits } = deps;
+  const now = deps.now ?? Date.now;
+  const app: FastifyInstance = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : {}),
+    // Room for maxTexts texts of maxTextBytes each, JSON-escaped; larger bodies get 413.
+    bodyLimit: limits.maxTexts * limits.maxTextBytes * 2 + 64 * 1024,
+    // No type coercion: a number where a string belongs is a 400, not silently "42".
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
+  });
+
+  const requests = new Counter({
+    name: 'gateway_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['route', 'status'],
+    registers: [deps.metrics],
+  });
+  const textsScored = new Counter({
+    name: 'gateway_texts_scored_total',
+    help: 'Texts scored synchronously',
+    registers: [deps.metrics],
+  });
+  const duration = new Histogram({
+    name: 'gateway_request_duration_seconds',
+    help: 'Request duration by route',
+    labelNames: ['route'],
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [deps.metrics],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    requests.inc({ route, status: String(reply.statusCode) });
+    duration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) deps.logger?.error({ err: error }, 'request failed');
+    return reply.status(status).send({
+      statusCode: status,
+      error:
+        status >= 500
+          ? 'Internal Server Error'
+          : status === 413
+            ? 'Payload Too Large'
+            : 'Bad Request',
+      code: error.code ?? 'ERROR',
+      message: error.validation ? `invalid request: ${error.message}` : error.message,
+    });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Sentiment gateway',
+        version: '1.0.0',
+        description: 'Synchronous sentiment predictions',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const resultSchema = {
+    type: 'object',
+    properties: {
+      label: { type: 'string', enum: ['NEGATIVE', 'POSITIVE'] },
+      probabilities: { type: 'object', additionalProperties: { type: 'number' } },
+      confidence: { type: 'number' },
+      truncated: { type: 'boolean' },
+      embedding: { type: 'array', items: { type: 'number' } },
+    },
+  } as const;
+
+  app.post<{ Body: PredictBody }>(
+    '/v1/predict',
+    {
+      schema: {
+        summary: 'Score one or many texts',
+        body: {
+          type: 'object',
+          required: ['texts'],
+          additionalProperties: false,
+          properties: {
+            texts: {
+              type: 'array',
+              minItems: 1,
+              maxItems: limits.maxTexts,
+              items: { type: 'string' },
+            },
+            return_embedding: { type: 'boolean', default: false },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              model: {
+                type: 'object',
+                properties: { name: { type: 'string' }, version: { type: 'string' } },
+              },
+              latency_ms: { type: 'number' },
+              results: { type: 'array', items: resultSchema },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { texts, return_embedding: returnEmbedding = false } = request.body;
+      checkTexts(texts, limits, 'texts');
+      if (deps.model() === undefined) {
+        return reply.status(503).send({
+          statusCode: 503,
+          error: 'Service Unavailable',
+          code: 'MODEL_NOT_READY',
+          message: 'no model loaded yet',
+        });
+      }
+      const started = performance.now();
+      const { model, results } = await deps.score(texts);
+      const latencyMs = performance.now() - started;
+      textsScored.inc(texts.length);
+      const timestamp = now();
+      deps.publishPredictions(
+        results.map((scored, index) => {
+          const reviewId = `sync-${randomUUID()}`;
+          return {
+            key: reviewId,
+            value: toPrediction(
+              {
+                reviewId,
+                reviewEventId: null,
+                source: 'gateway',
+                text: texts[index]!,
+                groundTruth: null,
+                origin: 'SYNC',
+              },
+              scored,
+              model,
+              latencyMs / texts.length,
+              timestamp,
+              randomUUID,
+            ),
+          };
+        }),
+      );
+      return {
+        model: { name: model.name, version: model.version },
+        latency_ms: latencyMs,
+        results: results.map((scored) => ({
+          label: scored.label,
+          probabilities: Object.fromEntries(
+            model.labels.map((label, index) => [label, scored.probabilities[index] ?? 0]),
+          ),
+          confidence: scored.confidence,
+          truncated: scored.truncated,
+          ...(returnEmbedding ? { embedding: Array.from(scored.embedding) } : {}),
+        })),
+      };
+    },
+  );
+
+  app.post<{ Body: ReviewsBody }>(
+    '/v1/reviews',
+    {
+      schema: {
+        summary: 'Publish reviews for asynchronous scoring (answers once Kafka acknowledged them)',
+        body: {
+          type: 'object',
+          required: ['reviews'],
+          additionalProperties: false,
+          properties: {
+            reviews: {
+              type: 'array',
+              minItems: 1,
+              maxItems: limits.maxTexts,
+              items: {
+                type: 'object',
+                required: ['text'],
+                additionalProperties: false,
+                properties: {
+                  text: { type: 'string' },
+                  source: { type: 'string', minLength: 1, maxLength: 200 },
+                  review_id: { type: 'string', minLength: 1, maxLength: 200 },
+                  ground_truth: { type: 'string', enum: ['NEGATIVE', 'POSITIVE'] },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { reviews } = request.body;
+      checkTexts(
+        reviews.map((review) => review.text),
+        limits,
+        'reviews[].text',
+      );
+      const events = reviews.map((review) => {
+        const reviewId = review.review_id ?? randomUUID();
+        return {
+          key: reviewId,
+          value: {
+            eventId: randomUUID(),
+            eventTime: now(),
+            reviewId,
+            source: review.source ?? 'gateway',
+            text: review.text,
+            groundTruth: review.ground_truth ?? null,
+            attributes: {},
+          },
+        };
+      });
+      try {
+        await deps.publishReviews(events);
+      } catch (error) {
+        deps.logger?.error({ err: error }, 'publishing reviews failed');
+        return reply.status(503).send({
+          statusCode: 503,
+          error: 'Service Unavailable',
+          code: 'KAFKA_UNAVAILABLE',
+          message: 'reviews could not be published; retry later',
+        });
+      }
+      return reply.status(202).send({
+        review_ids: events.map((e) => e.value.reviewId),
+        event_ids: events.map((e) => e.value.eventId),
+      });
+    },
+  );
+
+  app.get('/v1/model', async (_request, reply) => {
+    const model = deps.model();
+    if (!model)
+      return reply
+        .status(503)
+        .send({ statusCode: 503, code: 'MODEL_NOT_READY', message: 'no model loaded yet' });
+    return {
+      name: model.name,
+      version: model.version,
+      labels: model.labels,
+      max_length: model.maxLength,
+      hidden_size: model.hiddenSize,
+    };
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/ready', async (_request, reply) => {
+    const publisher = deps.publisherStatus();
+    const checks = {
+      model: deps.model() !== undefined,
+      kafka: deps.kafkaConnected() && publisher.kafkaAvailable,
+      publishBuffer: publisher.buffered < publisher.capacity,
+    };
+    const ready = Object.values(checks).every(Boolean);
+    return reply
+      .status(ready ? 200 : 503)
+      .send({ ready, checks, publisher, model: deps.model()?.version ?? null });
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
+  );
+
+  return app;
+}

@@ -1,0 +1,105 @@
+/**
+ * gateway: synchronous predictions over HTTP (Fastify), the async review path, and every
+ * sync prediction published to `predictions`. Wiring only.
+ */
+import { hostname } from 'node:os';
+import {
+  createLogger,
+  createMetricsRegistry,
+  createShutdown,
+  installSignalHandlers,
+} from '#shared/common';
+import { EventProducer, createKafka, withLocalStackDefaults } from '#shared/kafka';
+import { MicroBatcher, ModelHost } from '#shared/model';
+import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
+import { EventCodec, REPO_ROOT, kafkajsRegistryClient, loadCatalogue } from '#shared/serde';
+import { createDeploymentHandler } from '#shared/scoring';
+import { buildApp } from './app.ts';
+import { parseGatewayConfig } from './config.ts';
+import { PredictionPublisher } from './publisher.ts';
+
+const config = parseGatewayConfig(withLocalStackDefaults(process.env));
+const logger = createLogger('gateway', config.logLevel);
+const metrics = createMetricsRegistry('gateway');
+const kafka = createKafka(
+  { brokers: config.kafkaBrokers, clientId: `gateway-${hostname()}` },
+  logger,
+);
+const codec = new EventCodec(kafkajsRegistryClient(config.schemaRegistryUrl), loadCatalogue());
+const producer = new EventProducer(kafka, codec, metrics);
+const publisher = new PredictionPublisher({
+  send: (events) => producer.send('predictions', events),
+  capacity: config.publishBufferCapacity,
+  batchSize: config.publishBatchSize,
+  logger,
+  metrics,
+});
+
+// Undefined until the model has loaded (the server listens before that).
+let host: ModelHost | undefined = undefined;
+let kafkaConnected = false;
+const batcher = new MicroBatcher(
+  {
+    score: (texts) => {
+      if (!host) throw new Error('model not loaded');
+      return host.score(texts);
+    },
+  },
+  config.maxBatchTexts,
+);
+const app = await buildApp({
+  score: (texts) => batcher.score(texts),
+  model: () => host?.model,
+  publishPredictions: (events) => publisher.enqueue(events),
+  publisherStatus: () => publisher.status(),
+  publishReviews: (events) => producer.send('reviews', events),
+  kafkaConnected: () => kafkaConnected,
+  metrics,
+  limits: { maxTexts: config.maxTexts, maxTextBytes: config.maxTextBytes },
+  logger,
+});
+
+const deployments = new ConsumerRunner({
+  kafka,
+  codec,
+  producer,
+  topic: 'models.deployments',
+  groupId: `gateway-deployments-${hostname()}-${process.pid}`,
+  service: 'gateway',
+  logger,
+  metrics: createRunnerMetrics(metrics),
+  fromBeginning: true,
+  handler: createDeploymentHandler({
+    modelName: config.modelName,
+    current: () => host!.model,
+    swap: (folder) => host!.swap(folder),
+    baseDir: REPO_ROOT,
+    logger,
+  }),
+});
+
+const shutdown = createShutdown({
+  logger,
+  graceMs: config.shutdownGraceMs,
+  steps: [
+    { name: 'stop accepting requests (drain in-flight)', run: () => app.close() },
+    { name: 'stop deployments consumer', run: () => deployments.stop() },
+    {
+      name: 'publish buffered predictions',
+      run: () => publisher.flushAndStop(config.shutdownGraceMs / 2),
+    },
+    { name: 'flush producer', run: () => producer.disconnect() },
+    { name: 'release model', run: () => host?.close() },
+  ],
+});
+installSignalHandlers(shutdown);
+
+// Listen first: /health answers and /ready says "not ready" while the model loads.
+await app.listen({ host: config.host, port: config.port });
+host = await ModelHost.start(config.modelDir, { intraOpThreads: config.intraOpThreads });
+logger.info({ model: host.model.version }, 'model loaded');
+publisher.start();
+await producer.connect();
+kafkaConnected = true;
+await deployments.start();
+logger.info({ port: config.port }, 'gateway ready');

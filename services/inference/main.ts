@@ -1,0 +1,126 @@
+/**
+ * inference: consumes `reviews`, scores them with the serving model (in a worker thread),
+ * produces `predictions`; follows `models.deployments` to hot-swap the model.
+ * Wiring only: config, adapters, start, ordered shutdown.
+ */
+import { hostname } from 'node:os';
+import { Counter, Histogram } from 'prom-client';
+import {
+  closeServer,
+  createLogger,
+  createMetricsRegistry,
+  createShutdown,
+  installSignalHandlers,
+  startOpsServer,
+} from '#shared/common';
+import { EventProducer, createKafka, withLocalStackDefaults } from '#shared/kafka';
+import { ModelHost } from '#shared/model';
+import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
+import { EventCodec, REPO_ROOT, kafkajsRegistryClient, loadCatalogue } from '#shared/serde';
+import { parseInferenceConfig } from './config.ts';
+import { createDeploymentHandler } from '#shared/scoring';
+import { createReviewHandler } from './review-handler.ts';
+
+const config = parseInferenceConfig(withLocalStackDefaults(process.env));
+const logger = createLogger('inference', config.logLevel);
+const metrics = createMetricsRegistry('inference');
+const runnerMetrics = createRunnerMetrics(metrics);
+const scored = new Counter({
+  name: 'inference_texts_scored_total',
+  help: 'Texts scored, by model version',
+  labelNames: ['model_version'],
+  registers: [metrics],
+});
+const batchSeconds = new Histogram({
+  name: 'inference_model_batch_seconds',
+  help: 'Model time per consumed batch',
+  registers: [metrics],
+});
+
+const kafka = createKafka(
+  { brokers: config.kafkaBrokers, clientId: `inference-${hostname()}` },
+  logger,
+);
+const codec = new EventCodec(kafkajsRegistryClient(config.schemaRegistryUrl), loadCatalogue());
+const producer = new EventProducer(kafka, codec, metrics);
+const host = await ModelHost.start(config.modelDir, {
+  intraOpThreads: config.intraOpThreads,
+  maxBatchSize: config.maxBatchSize,
+});
+logger.info({ model: host.model.name, version: host.model.version }, 'model loaded');
+
+let fatal: (error: unknown) => void = () => undefined;
+const reviews = new ConsumerRunner({
+  kafka,
+  codec,
+  producer,
+  topic: 'reviews',
+  groupId: config.groupId,
+  service: 'inference',
+  logger,
+  metrics: runnerMetrics,
+  partitionsConsumedConcurrently: config.partitionsConcurrently,
+  onFatal: (error) => fatal(error),
+  handler: createReviewHandler({
+    score: (texts) => host.score(texts),
+    publish: (events) => producer.send('predictions', events),
+    maxTextBytes: config.maxTextBytes,
+    onScored: (count, version, seconds) => {
+      scored.inc({ model_version: version }, count);
+      batchSeconds.observe(seconds);
+    },
+  }),
+});
+// Every instance must see every deployment: a group of its own, read from the start of the
+// compacted topic so a restarted instance serves the current production version.
+const deployments = new ConsumerRunner({
+  kafka,
+  codec,
+  producer,
+  topic: 'models.deployments',
+  groupId: `inference-deployments-${hostname()}-${process.pid}`,
+  service: 'inference',
+  logger,
+  metrics: runnerMetrics,
+  fromBeginning: true,
+  onFatal: (error) => fatal(error),
+  handler: createDeploymentHandler({
+    modelName: config.modelName,
+    current: () => host.model,
+    swap: (folder) => host.swap(folder),
+    baseDir: REPO_ROOT,
+    logger,
+  }),
+});
+
+const ops = await startOpsServer(
+  metrics,
+  () => ({
+    model: true,
+    reviewsConsumer: reviews.isRunning,
+    deploymentsConsumer: deployments.isRunning,
+  }),
+  config.metricsPort,
+);
+const shutdown = createShutdown({
+  logger,
+  graceMs: config.shutdownGraceMs,
+  steps: [
+    { name: 'stop reviews consumer (drain in-flight batch)', run: () => reviews.stop() },
+    { name: 'stop deployments consumer', run: () => deployments.stop() },
+    { name: 'flush producer', run: () => producer.disconnect() },
+    { name: 'release model', run: () => host.close() },
+    { name: 'close ops server', run: () => closeServer(ops) },
+  ],
+});
+fatal = (error) => {
+  logger.fatal({ err: error }, 'consumer cannot continue');
+  void shutdown('fatal consumer error');
+};
+installSignalHandlers(shutdown);
+
+await producer.connect();
+await codec.registerAll();
+await deployments.start();
+await reviews.start();
+logger.info({ model: host.model.version, metricsPort: config.metricsPort }, 'inference running');

@@ -1,0 +1,62 @@
+/**
+ * The inference consumer's batch handler: validate texts, score them in one call to the
+ * serving model (length-bucketed batches inside the worker), publish one Prediction per
+ * review and resolve only once the broker acknowledged them (then the runner commits).
+ */
+import { randomUUID } from 'node:crypto';
+import type { OutgoingEvent } from '#shared/kafka';
+import type { ScoredBatch } from '#shared/model';
+import type { BatchHandler, ConsumedEvent, Rejection } from '#shared/runner';
+import type { Review } from '#shared/serde';
+import { toPrediction } from '#shared/scoring';
+import { checkReviewText } from './review-text.ts';
+
+export interface ReviewHandlerDeps {
+  readonly score: (texts: readonly string[]) => Promise<ScoredBatch>;
+  readonly publish: (events: readonly OutgoingEvent<'predictions'>[]) => Promise<void>;
+  readonly maxTextBytes: number;
+  readonly now?: () => number;
+  readonly onScored?: (count: number, modelVersion: string, seconds: number) => void;
+}
+
+export function createReviewHandler(deps: ReviewHandlerDeps): BatchHandler<Review> {
+  const now = deps.now ?? Date.now;
+  return async (events) => {
+    const rejected: Rejection<Review>[] = [];
+    const valid: ConsumedEvent<Review>[] = [];
+    for (const event of events) {
+      const problem = checkReviewText(event.event.text, deps.maxTextBytes);
+      if (problem) rejected.push({ event, error: problem });
+      else valid.push(event);
+    }
+    if (valid.length === 0) return { rejected };
+    const started = performance.now();
+    const { model, results } = await deps.score(valid.map((event) => event.event.text));
+    const elapsedMs = performance.now() - started;
+    // Batch latency shared per text: what a review waited for the model in this batch.
+    const latencyMs = elapsedMs / valid.length;
+    const timestamp = now();
+    await deps.publish(
+      valid.map((event, index) => ({
+        key: event.event.reviewId,
+        value: toPrediction(
+          {
+            reviewId: event.event.reviewId,
+            reviewEventId: event.event.eventId,
+            source: event.event.source,
+            text: event.event.text,
+            groundTruth: event.event.groundTruth,
+            origin: 'STREAM',
+          },
+          results[index]!,
+          model,
+          latencyMs,
+          timestamp,
+          randomUUID,
+        ),
+      })),
+    );
+    deps.onScored?.(valid.length, model.version, elapsedMs / 1000);
+    return { rejected };
+  };
+}

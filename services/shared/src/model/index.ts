@@ -1,0 +1,11 @@
+/**
+ * Model runtime layer (depends on common only): model folders, the tokenizer + onnxruntime
+ * engine, inference worker threads, hot swap and micro-batching.
+ */
+export * from './batching.ts';
+export * from './folder.ts';
+export * from './engine.ts';
+export * from './model-worker.ts';
+export * from './model-host.ts';
+export * from './micro-batcher.ts';
+export * from './prepare.ts';

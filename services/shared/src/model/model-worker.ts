@@ -1,0 +1,118 @@
+/** Main-thread handle of one inference worker thread (one loaded model version). */
+import { Worker } from 'node:worker_threads';
+import { AppError } from '#shared/common';
+import { type EngineOptions, ModelLoadError, type ScoredText } from './engine.ts';
+import type { ModelInfo } from './folder.ts';
+import type { WorkerReply, WorkerRequest } from './protocol.ts';
+
+export class InferenceFailedError extends AppError {
+  constructor(message: string) {
+    super('INFERENCE_FAILED', message);
+  }
+}
+
+/** Node flags a worker needs to load TypeScript (tsx), whatever started this process. */
+function workerExecArgv(): string[] {
+  const argv = [...process.execArgv];
+  const hasTsx =
+    argv.some((arg, i) => arg === 'tsx' && argv[i - 1] === '--import') ||
+    argv.includes('--import=tsx');
+  return hasTsx ? argv : [...argv, '--import', 'tsx'];
+}
+
+export class ModelWorker {
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: (results: ScoredText[]) => void; reject: (error: Error) => void }
+  >();
+  private drained: (() => void) | undefined;
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly info: ModelInfo,
+  ) {
+    worker.on('message', (reply: WorkerReply) => {
+      if (reply.type !== 'scored' && reply.type !== 'failed') return;
+      const waiting = this.pending.get(reply.id);
+      if (!waiting) return;
+      this.pending.delete(reply.id);
+      if (reply.type === 'scored') {
+        waiting.resolve(reply.results);
+      } else {
+        waiting.reject(new InferenceFailedError(reply.message));
+      }
+      if (this.pending.size === 0) this.drained?.();
+    });
+    const failAll = (error: Error) => {
+      this.failure = error;
+      for (const waiting of this.pending.values()) waiting.reject(error);
+      this.pending.clear();
+      this.drained?.();
+    };
+    worker.on('error', (error) =>
+      failAll(new InferenceFailedError(`inference worker crashed: ${error.message}`)),
+    );
+    worker.on('exit', (code) => {
+      if (this.pending.size > 0)
+        failAll(new InferenceFailedError(`inference worker exited (${code})`));
+    });
+  }
+
+  /** Starts a worker and resolves once its model is loaded and warmed up. */
+  static start(folder: string, options: EngineOptions = {}): Promise<ModelWorker> {
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+      workerData: { folder, options },
+      execArgv: workerExecArgv(),
+    });
+    return new Promise((resolve, reject) => {
+      const onMessage = (reply: WorkerReply) => {
+        if (reply.type === 'ready') {
+          cleanup();
+          resolve(new ModelWorker(worker, reply.info));
+        } else if (reply.type === 'fatal') {
+          cleanup();
+          void worker.terminate();
+          reject(new ModelLoadError(reply.message));
+        }
+      };
+      const onError = (error: Error) => {
+        cleanup();
+        reject(
+          new ModelLoadError(`inference worker failed to start: ${error.message}`, {
+            cause: error,
+          }),
+        );
+      };
+      const cleanup = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  score(texts: readonly string[]): Promise<ScoredText[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: WorkerRequest = { type: 'score', id, texts };
+      this.worker.postMessage(request);
+    });
+  }
+
+  /** Waits for in-flight requests, then frees the model and stops the thread. */
+  async retire(): Promise<void> {
+    if (this.pending.size > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    const release: WorkerRequest = { type: 'release' };
+    this.worker.postMessage(release);
+    await this.worker.terminate();
+  }
+}
