@@ -12,12 +12,24 @@ import {
 
 describe('length-bucketed batching', () => {
   it('truncates keeping [SEP] and flags it', () => {
-    expect(truncateIds([101, 1, 2, 3, 102], 5, 102)).toEqual({ ids: [101, 1, 2, 3, 102], truncated: false });
-    expect(truncateIds([101, 1, 2, 3, 4, 5, 102], 5, 102)).toEqual({ ids: [101, 1, 2, 3, 102], truncated: true });
+    expect(truncateIds([101, 1, 2, 3, 102], 5, 102)).toEqual({
+      ids: [101, 1, 2, 3, 102],
+      truncated: false,
+    });
+    expect(truncateIds([101, 1, 2, 3, 4, 5, 102], 5, 102)).toEqual({
+      ids: [101, 1, 2, 3, 102],
+      truncated: true,
+    });
   });
 
   it('pads to the longest text of the batch, not to the model maximum', () => {
-    const batch = padBatch([[101, 7, 102], [101, 102]], 0);
+    const batch = padBatch(
+      [
+        [101, 7, 102],
+        [101, 102],
+      ],
+      0,
+    );
     expect(batch.sequenceLength).toBe(3);
     expect([...batch.inputIds]).toEqual([101n, 7n, 102n, 101n, 102n, 0n]);
     expect([...batch.attentionMask]).toEqual([1n, 1n, 1n, 1n, 1n, 0n]);
