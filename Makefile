@@ -1,5 +1,5 @@
 # Entry points. The local stack is a development stand-in (see README "Limits").
-.PHONY: up down status install test test-unit test-integration check lint format typecheck gen
+.PHONY: up down status install test test-unit test-integration check gen model bench
 
 up:             ## install what is missing and start the whole system on the local stack
 	bash infra/local-stack.sh up
@@ -31,3 +31,11 @@ check: install  ## static checks run by CI
 
 gen:
 	npm run gen:types
+
+model:          ## rebuild models/sentiment-bootstrap from scratch (Debian torch; minutes)
+	bash models/build.sh
+
+bench: install  ## model, inference end-to-end and gateway benchmarks (print figures)
+	npm run --silent bench:model
+	npm run --silent bench:inference
+	npm run --silent bench:gateway
