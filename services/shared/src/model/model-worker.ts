@@ -11,15 +11,6 @@ export class InferenceFailedError extends AppError {
   }
 }
 
-/** Node flags a worker needs to load TypeScript (tsx), whatever started this process. */
-function workerExecArgv(): string[] {
-  const argv = [...process.execArgv];
-  const hasTsx =
-    argv.some((arg, i) => arg === 'tsx' && argv[i - 1] === '--import') ||
-    argv.includes('--import=tsx');
-  return hasTsx ? argv : [...argv, '--import', 'tsx'];
-}
-
 export class ModelWorker {
   private nextId = 1;
   private readonly pending = new Map<
@@ -62,9 +53,8 @@ export class ModelWorker {
 
   /** Starts a worker and resolves once its model is loaded and warmed up. */
   static start(folder: string, options: EngineOptions = {}): Promise<ModelWorker> {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+    const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
       workerData: { folder, options },
-      execArgv: workerExecArgv(),
     });
     return new Promise((resolve, reject) => {
       const onMessage = (reply: WorkerReply) => {
