@@ -36,6 +36,8 @@ export interface GatewayDeps {
   readonly kafkaConnected: () => boolean;
   readonly metrics: Registry;
   readonly limits: GatewayLimits;
+  /** Name the predictions carry: the model name this gateway serves. */
+  readonly modelName: string;
   readonly logger?: Logger;
   readonly now?: () => number;
 }
@@ -206,7 +208,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
                 origin: 'SYNC',
               },
               scored,
-              model,
+              { ...model, name: deps.modelName },
               latencyMs / texts.length,
               timestamp,
               randomUUID,
@@ -215,7 +217,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
         }),
       );
       return {
-        model: { name: model.name, version: model.version },
+        model: { name: deps.modelName, version: model.version },
         latency_ms: latencyMs,
         results: results.map((scored) => ({
           label: scored.label,

@@ -56,6 +56,7 @@ const app = await buildApp({
   kafkaConnected: () => kafkaConnected,
   metrics,
   limits: { maxTexts: config.maxTexts, maxTextBytes: config.maxTextBytes },
+  modelName: config.modelName,
   logger,
 });
 

@@ -65,6 +65,7 @@ const reviews = new ConsumerRunner({
     score: (texts) => host.score(texts),
     publish: (events) => producer.send('predictions', events),
     maxTextBytes: config.maxTextBytes,
+    modelName: config.modelName,
     onScored: (count, version, seconds) => {
       scored.inc({ model_version: version }, count);
       batchSeconds.observe(seconds);

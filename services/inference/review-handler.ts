@@ -15,6 +15,8 @@ export interface ReviewHandlerDeps {
   readonly score: (texts: readonly string[]) => Promise<ScoredBatch>;
   readonly publish: (events: readonly OutgoingEvent<'predictions'>[]) => Promise<void>;
   readonly maxTextBytes: number;
+  /** Name the predictions carry: the model name this service serves (its deployments' name). */
+  readonly modelName: string;
   readonly now?: () => number;
   readonly onScored?: (count: number, modelVersion: string, seconds: number) => void;
 }
@@ -49,7 +51,7 @@ export function createReviewHandler(deps: ReviewHandlerDeps): BatchHandler<Revie
             origin: 'STREAM',
           },
           results[index]!,
-          model,
+          { ...model, name: deps.modelName },
           latencyMs,
           timestamp,
           randomUUID,

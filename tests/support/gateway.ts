@@ -33,6 +33,7 @@ export function gatewayHarness(
       kafkaConnected: () => true,
       metrics: createMetricsRegistry('gateway-test'),
       limits: { maxTexts: 8, maxTextBytes: 1_000 },
+      modelName: 'sentiment',
     },
   };
 }
