@@ -95,11 +95,18 @@ export class SentimentEngine {
     }
   }
 
+  /** Token ids the model sees for a text ([CLS] ... [SEP], truncated to maxLength). */
+  tokenize(text: string): { ids: number[]; truncated: boolean } {
+    return truncateIds(
+      this.tokenizer.encode(text),
+      this.info.maxLength,
+      this.tokenizer.sep_token_id,
+    );
+  }
+
   /** Scores texts in length-bucketed batches; results are in input order. */
   async score(texts: readonly string[]): Promise<ScoredText[]> {
-    const encoded = texts.map((text) =>
-      truncateIds(this.tokenizer.encode(text), this.info.maxLength, this.tokenizer.sep_token_id),
-    );
+    const encoded = texts.map((text) => this.tokenize(text));
     const results = new Array<ScoredText>(texts.length);
     for (const bucket of bucketByLength(
       encoded.map((e) => e.ids.length),
