@@ -78,7 +78,7 @@ export class SentimentEngine {
         if (!session.outputNames.includes(name)) {
           throw new ModelLoadError(
             `${info.onnxPath} has no output "${name}" (outputs: ${session.outputNames.join(', ')}); ` +
-              'run `npm run mlops -- model prepare` on a logits-only export',
+              'run scripts/prepare-model.ts on a logits-only export',
           );
         }
       }
