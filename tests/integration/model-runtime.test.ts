@@ -88,18 +88,23 @@ describe('model runtime on the committed bootstrap model', () => {
       }
     })();
     await host.swap(versions[0]!);
-    const rssAfterFirst = process.memoryUsage().rss;
-    for (let i = 0; i < 8; i++) await host.swap(versions[(i + 1) % 2]!);
+    await host.swap(versions[1]!);
     running = false;
     await load;
-    const growthMb = (process.memoryUsage().rss - rssAfterFirst) / 1e6;
-    console.log(
-      `hot swap: ${seen.length} requests, ${failures} failed, RSS growth over 8 swaps ${growthMb.toFixed(1)} MB`,
-    );
+    console.log(`hot swap under load: ${seen.length} requests, ${failures} failed`);
     expect(failures).toBe(0);
     expect(seen.filter((version) => !['1', 'swap-a', 'swap-b'].includes(version))).toEqual([]);
-    expect(seen).toContain('swap-b');
-    expect(growthMb).toBeLessThan(80);
+    expect(seen[seen.length - 1]).toBe('swap-b');
+
+    // Memory: a leaked model would add ~50 MB per swap; after warm-up RSS must plateau.
+    const rssBefore = process.memoryUsage().rss;
+    for (let i = 0; i < 10; i++) {
+      await host.swap(versions[i % 2]!);
+      await host.score(['after a swap']);
+    }
+    const growthMb = (process.memoryUsage().rss - rssBefore) / 1e6;
+    console.log(`RSS growth over 10 more swaps: ${growthMb.toFixed(1)} MB`);
+    expect(growthMb).toBeLessThan(40);
   });
 });
 
