@@ -34,7 +34,7 @@ export function table(rows: Record<string, string | number>[]): string {
 }
 
 function format(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
+  if (!Number.isFinite(value) || Number.isInteger(value)) return String(value);
   if (Math.abs(value) >= 100) return value.toFixed(0);
   if (Math.abs(value) >= 1) return value.toFixed(2);
   return value.toFixed(3);

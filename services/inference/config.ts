@@ -46,7 +46,8 @@ export const inferenceConfigSchema = {
     'PARTITIONS_CONSUMED_CONCURRENTLY',
     'Partitions processed in parallel',
     {
-      default: 1,
+      // >1 overlaps one partition's scoring with another's produce and commit.
+      default: 3,
       min: 1,
     },
   ),
