@@ -24,6 +24,8 @@ export interface PublisherOptions {
   readonly logger: Logger;
   readonly metrics: Registry;
   readonly backoff?: BackoffPolicy;
+  /** A send pending longer than this counts as Kafka unavailable. Default 5,000 ms. */
+  readonly stallMs?: number;
 }
 
 export interface PublisherStatus {
@@ -42,6 +44,8 @@ export class PredictionPublisher {
   private kafkaAvailable = true;
   private droppedCount = 0;
   private stopping = false;
+  /** When the pending send started (kafkajs retries internally for many seconds). */
+  private sendingSince: number | undefined;
   private readonly bufferedGauge: Gauge;
   private readonly published: Counter;
   private readonly dropped: Counter;
@@ -107,7 +111,10 @@ export class PredictionPublisher {
     return {
       buffered: this.buffer.length,
       capacity: this.options.capacity,
-      kafkaAvailable: this.kafkaAvailable,
+      kafkaAvailable:
+        this.kafkaAvailable &&
+        (this.sendingSince === undefined ||
+          Date.now() - this.sendingSince < (this.options.stallMs ?? 5_000)),
       dropped: this.droppedCount,
     };
   }
@@ -140,6 +147,7 @@ export class PredictionPublisher {
       }
       const batch = this.buffer.slice(0, this.options.batchSize);
       try {
+        this.sendingSince = Date.now();
         await this.options.send(batch);
         this.buffer.splice(0, batch.length);
         this.bufferedGauge.set(this.buffer.length);
@@ -162,6 +170,8 @@ export class PredictionPublisher {
           backoffDelay(attempt, this.options.backoff ?? DEFAULT_BACKOFF),
           this.abort.signal,
         );
+      } finally {
+        this.sendingSince = undefined;
       }
     }
   }

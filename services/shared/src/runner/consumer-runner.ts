@@ -13,6 +13,7 @@ import {
   type BackoffPolicy,
   DEFAULT_BACKOFF,
   type Logger,
+  backoffDelay,
   describeError,
   sleep,
 } from '#shared/common';
@@ -58,17 +59,51 @@ export interface ConsumerRunnerOptions<T extends TopicName> {
   readonly maxWaitTimeMs?: number;
   readonly sessionTimeoutMs?: number;
   readonly heartbeatIntervalMs?: number;
-  /** Called when kafkajs gives up (non-retriable crash); the service should exit. */
+  /** Called when the consumer cannot be kept running (repeated crashes); the service should exit. */
   readonly onFatal?: (error: unknown) => void;
 }
 
+/** Consecutive self-restarts after which the runner gives up and calls onFatal. */
+const MAX_CONSECUTIVE_RESTARTS = 20;
+const RESTART_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000, factor: 2 };
+
 export class ConsumerRunner<T extends TopicName> {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private readonly abort = new AbortController();
   private running = false;
+  private consecutiveRestarts = 0;
+  private restarting: Promise<void> | undefined;
 
   constructor(private readonly options: ConsumerRunnerOptions<T>) {
-    this.consumer = options.kafka.consumer({
+    this.consumer = this.createConsumer();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.runConsumer();
+    this.options.logger.info(
+      { topic: this.options.topic, groupId: this.options.groupId },
+      'consumer running',
+    );
+  }
+
+  /** Stops fetching, waits for the in-flight batch (which commits or aborts), disconnects. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.abort.abort();
+    await this.restarting;
+    await this.consumer.stop();
+    await this.consumer.disconnect();
+  }
+
+  private createConsumer(): Consumer {
+    const { options } = this;
+    const consumer = options.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
@@ -79,41 +114,54 @@ export class ConsumerRunner<T extends TopicName> {
       allowAutoTopicCreation: false,
       retry: { retries: 12, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
       const { error, restart } = payload;
       options.logger.error({ err: describeError(error), restart }, 'consumer crashed');
-      if (!restart) options.onFatal?.(error);
+      // kafkajs restarts itself after retriable errors only. Others that are still
+      // recoverable (e.g. "the coordinator is not aware of this member" after an outage
+      // evicted this member) would leave the service without a consumer: rejoin ourselves.
+      if (!restart && this.running) this.restarting = this.restartAfterCrash(error);
     });
+    return consumer;
   }
 
-  get isRunning(): boolean {
-    return this.running;
-  }
-
-  async start(): Promise<void> {
+  private async runConsumer(): Promise<void> {
     const { options } = this;
     await this.consumer.connect();
     await this.consumer.subscribe({
       topics: [options.topic],
       fromBeginning: options.fromBeginning ?? false,
     });
-    this.running = true;
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
-    options.logger.info({ topic: options.topic, groupId: options.groupId }, 'consumer running');
   }
 
-  /** Stops fetching, waits for the in-flight batch (which commits or aborts), disconnects. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.abort.abort();
-    await this.consumer.stop();
-    await this.consumer.disconnect();
+  private async restartAfterCrash(error: unknown): Promise<void> {
+    while (this.running) {
+      this.consecutiveRestarts++;
+      if (this.consecutiveRestarts > MAX_CONSECUTIVE_RESTARTS) {
+        this.options.onFatal?.(error);
+        return;
+      }
+      await sleep(backoffDelay(this.consecutiveRestarts, RESTART_BACKOFF), this.abort.signal);
+      if (!this.running) return;
+      try {
+        await this.consumer.disconnect().catch(() => undefined);
+        this.consumer = this.createConsumer();
+        await this.runConsumer();
+        this.options.logger.warn(
+          { attempt: this.consecutiveRestarts },
+          'consumer restarted after crash',
+        );
+        return;
+      } catch (restartError) {
+        this.options.logger.error({ err: describeError(restartError) }, 'consumer restart failed');
+      }
+    }
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
@@ -170,6 +218,7 @@ export class ConsumerRunner<T extends TopicName> {
     if (lastMessage) resolveOffset(lastMessage.offset);
     await this.consumer.commitOffsets([{ topic, partition, offset: outcome.commitOffset }]);
     options.metrics.processed.inc({ topic }, outcome.processed);
+    this.consecutiveRestarts = 0;
     const lag = Number(BigInt(batch.highWatermark) - BigInt(outcome.commitOffset));
     options.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, lag));
     options.metrics.batchSeconds.observe({ topic }, (performance.now() - started) / 1000);
