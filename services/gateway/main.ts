@@ -9,10 +9,10 @@ import {
   createShutdown,
   installSignalHandlers,
 } from '#shared/common';
-import { EventProducer, createKafka, withLocalStackDefaults } from '#shared/kafka';
+import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { MicroBatcher, ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { EventCodec, REPO_ROOT, kafkajsRegistryClient, loadCatalogue } from '#shared/serde';
+import { REPO_ROOT } from '#shared/serde';
 import { createDeploymentHandler } from '#shared/scoring';
 import { buildApp } from './app.ts';
 import { parseGatewayConfig } from './config.ts';
@@ -21,12 +21,7 @@ import { PredictionPublisher } from './publisher.ts';
 const config = parseGatewayConfig(withLocalStackDefaults(process.env));
 const logger = createLogger('gateway', config.logLevel);
 const metrics = createMetricsRegistry('gateway');
-const kafka = createKafka(
-  { brokers: config.kafkaBrokers, clientId: `gateway-${hostname()}` },
-  logger,
-);
-const codec = new EventCodec(kafkajsRegistryClient(config.schemaRegistryUrl), loadCatalogue());
-const producer = new EventProducer(kafka, codec, metrics);
+const { kafka, codec, producer } = createBackbone(config, `gateway-${hostname()}`, logger, metrics);
 const publisher = new PredictionPublisher({
   send: (events) => producer.send('predictions', events),
   capacity: config.publishBufferCapacity,

@@ -13,10 +13,10 @@ import {
   installSignalHandlers,
   startOpsServer,
 } from '#shared/common';
-import { EventProducer, createKafka, withLocalStackDefaults } from '#shared/kafka';
+import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { EventCodec, REPO_ROOT, kafkajsRegistryClient, loadCatalogue } from '#shared/serde';
+import { REPO_ROOT } from '#shared/serde';
 import { parseInferenceConfig } from './config.ts';
 import { createDeploymentHandler } from '#shared/scoring';
 import { createReviewHandler } from './review-handler.ts';
@@ -37,12 +37,12 @@ const batchSeconds = new Histogram({
   registers: [metrics],
 });
 
-const kafka = createKafka(
-  { brokers: config.kafkaBrokers, clientId: `inference-${hostname()}` },
+const { kafka, codec, producer } = createBackbone(
+  config,
+  `inference-${hostname()}`,
   logger,
+  metrics,
 );
-const codec = new EventCodec(kafkajsRegistryClient(config.schemaRegistryUrl), loadCatalogue());
-const producer = new EventProducer(kafka, codec, metrics);
 const host = await ModelHost.start(config.modelDir, {
   intraOpThreads: config.intraOpThreads,
   maxBatchSize: config.maxBatchSize,

@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { createLogger, createMetricsRegistry, type Logger } from '#shared/common';
-import { EventProducer, createKafka } from '#shared/kafka';
-import { EventCodec, type Review, kafkajsRegistryClient, loadCatalogue } from '#shared/serde';
+import { type EventProducer, createBackbone } from '#shared/kafka';
+import type { EventCodec, Review } from '#shared/serde';
 import { kafkaBrokers, schemaRegistryUrl } from './stack.ts';
 
 export interface TestKafka {
@@ -18,9 +18,12 @@ export async function connectTestKafka(
   clientId = `test-${randomUUID().slice(0, 8)}`,
 ): Promise<TestKafka> {
   const logger = createLogger(clientId, process.env.TEST_LOG_LEVEL ?? 'fatal');
-  const kafka = createKafka({ brokers: kafkaBrokers(), clientId }, logger);
-  const codec = new EventCodec(kafkajsRegistryClient(schemaRegistryUrl()), loadCatalogue());
-  const producer = new EventProducer(kafka, codec, createMetricsRegistry(clientId));
+  const { kafka, codec, producer } = createBackbone(
+    { kafkaBrokers: kafkaBrokers(), schemaRegistryUrl: schemaRegistryUrl() },
+    clientId,
+    logger,
+    createMetricsRegistry(clientId),
+  );
   await producer.connect();
   return { kafka, codec, producer, logger, close: () => producer.disconnect() };
 }

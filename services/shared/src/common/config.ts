@@ -186,3 +186,19 @@ export function urlField(
     },
   };
 }
+
+/** Fields every service has: log level and the shutdown grace period. */
+export const processConfigFields = {
+  logLevel: enumField(
+    'LOG_LEVEL',
+    'Log level',
+    ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const,
+    {
+      default: 'info',
+    },
+  ),
+  shutdownGraceMs: intField('SHUTDOWN_GRACE_MS', 'Force exit after this long in shutdown', {
+    default: 20_000,
+    min: 1,
+  }),
+};

@@ -2,3 +2,4 @@
 export * from './client.ts';
 export * from './producer.ts';
 export * from './local-stack.ts';
+export * from './backbone.ts';

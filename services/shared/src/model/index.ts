@@ -9,3 +9,4 @@ export * from './model-worker.ts';
 export * from './model-host.ts';
 export * from './micro-batcher.ts';
 export * from './prepare.ts';
+export * from './config.ts';

@@ -1,0 +1,32 @@
+/**
+ * The event backbone a service needs, built from one place: Kafka client, Avro codec bound to
+ * the schema registry, and the typed producer.
+ */
+import type { Kafka } from 'kafkajs';
+import { type Logger, type Registry, listField, urlField } from '#shared/common';
+import { EventCodec, kafkajsRegistryClient, loadCatalogue } from '#shared/serde';
+import { createKafka } from './client.ts';
+import { EventProducer } from './producer.ts';
+
+/** Config fields of every service on the backbone. */
+export const backboneConfigFields = {
+  kafkaBrokers: listField('KAFKA_BROKERS', 'Kafka bootstrap servers (comma-separated)'),
+  schemaRegistryUrl: urlField('SCHEMA_REGISTRY_URL', 'Schema registry base URL'),
+};
+
+export interface Backbone {
+  readonly kafka: Kafka;
+  readonly codec: EventCodec;
+  readonly producer: EventProducer;
+}
+
+export function createBackbone(
+  config: { readonly kafkaBrokers: readonly string[]; readonly schemaRegistryUrl: string },
+  clientId: string,
+  logger: Logger,
+  metrics: Registry,
+): Backbone {
+  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId }, logger);
+  const codec = new EventCodec(kafkajsRegistryClient(config.schemaRegistryUrl), loadCatalogue());
+  return { kafka, codec, producer: new EventProducer(kafka, codec, metrics) };
+}

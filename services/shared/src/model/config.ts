@@ -1,0 +1,24 @@
+import { intField, stringField } from '#shared/common';
+
+/** Config fields of every service that serves the model. */
+export const modelConfigFields = {
+  modelDir: stringField('MODEL_DIR', 'Model folder served until a deployment says otherwise', {
+    default: 'models/sentiment-bootstrap',
+  }),
+  modelName: stringField(
+    'MODEL_NAME',
+    'Model name whose deployments the service follows and predictions carry',
+    {
+      default: 'sentiment',
+    },
+  ),
+  maxTextBytes: intField('MAX_TEXT_BYTES', 'UTF-8 bytes per text (longer: dead letter or 400)', {
+    default: 20_000,
+    min: 1,
+  }),
+  intraOpThreads: intField('INTRA_OP_THREADS', 'onnxruntime intra-op threads of the model worker', {
+    default: 1,
+    min: 1,
+    max: 64,
+  }),
+};
