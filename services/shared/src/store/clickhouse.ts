@@ -1,0 +1,56 @@
+/** ClickHouse client construction and error classification (18.16 and current servers). */
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { DependencyUnavailableError, describeError, stringField, urlField } from '#shared/common';
+
+export type { ClickHouseClient };
+
+export const clickhouseConfigFields = {
+  clickhouseUrl: urlField('CLICKHOUSE_URL', 'ClickHouse HTTP endpoint', {
+    default: 'http://127.0.0.1:8123',
+  }),
+  clickhouseUser: stringField('CLICKHOUSE_USER', 'ClickHouse user', { default: 'default' }),
+  clickhousePassword: stringField('CLICKHOUSE_PASSWORD', 'ClickHouse password', {
+    default: '',
+    secret: true,
+  }),
+  clickhouseDatabase: stringField('CLICKHOUSE_DATABASE', 'Database of the project tables', {
+    default: 'sentiment',
+  }),
+};
+
+export interface ClickHouseSettings {
+  readonly clickhouseUrl: string;
+  readonly clickhouseUser: string;
+  readonly clickhousePassword: string;
+  readonly clickhouseDatabase?: string;
+}
+
+export function createClickHouse(
+  settings: ClickHouseSettings,
+  options: { database?: boolean } = {},
+): ClickHouseClient {
+  return createClient({
+    url: settings.clickhouseUrl,
+    username: settings.clickhouseUser,
+    password: settings.clickhousePassword,
+    ...(options.database !== false && settings.clickhouseDatabase
+      ? { database: settings.clickhouseDatabase }
+      : {}),
+    request_timeout: 30_000,
+  });
+}
+
+const OUTAGE =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|socket hang up|Timeout error|EHOSTUNREACH|other side closed/i;
+
+/**
+ * ClickHouse unreachable (connection refused, reset, timeout) -> DependencyUnavailableError,
+ * which consumers retry without limit; anything else (a server error about the data or the
+ * query) is returned as is.
+ */
+export function classifyClickHouseError(error: unknown): unknown {
+  const text = `${describeError(error)} ${(error as { code?: unknown } | null)?.code ?? ''}`;
+  if (OUTAGE.test(text))
+    return new DependencyUnavailableError('clickhouse', describeError(error), { cause: error });
+  return error;
+}

@@ -1,0 +1,5 @@
+/** Store layer: ClickHouse client, the SQL escaping helper, migrations, table rows. */
+export * from './clickhouse.ts';
+export * from './sql.ts';
+export * from './migrate.ts';
+export * from './predictions.ts';

@@ -1,0 +1,128 @@
+/**
+ * Versioned migrations: `infra/clickhouse/migrations/NNNN_name.sql`, applied in order, once,
+ * recorded in `schema_migrations` with a checksum (a changed applied file is an error: add a
+ * new migration instead). Idempotent: running it again applies nothing.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError, type Logger } from '#shared/common';
+import { REPO_ROOT } from '#shared/serde';
+import { type ClickHouseSettings, createClickHouse } from './clickhouse.ts';
+import { identifier } from './sql.ts';
+
+export const MIGRATIONS_DIR = join(REPO_ROOT, 'infra/clickhouse/migrations');
+
+export class MigrationError extends AppError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('MIGRATION_FAILED', message, options);
+  }
+}
+
+export interface Migration {
+  readonly version: string;
+  readonly name: string;
+  readonly checksum: string;
+  readonly statements: readonly string[];
+}
+
+/** Splits a migration file into statements (on `;` at line ends; `--` comments dropped). */
+export function parseMigration(file: string, text: string): Migration {
+  const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
+  if (!match) throw new MigrationError(`migration file name ${file} must look like 0001_name.sql`);
+  const statements = text
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('--'))
+    .join('\n')
+    .split(/;\s*(?:\n|$)/)
+    .map((statement) => statement.trim())
+    .filter(Boolean);
+  return {
+    version: match[1]!,
+    name: match[2]!,
+    checksum: createHash('sha256').update(text).digest('hex'),
+    statements,
+  };
+}
+
+export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.sql'))
+    .sort()
+    .map((file) => parseMigration(file, readFileSync(join(dir, file), 'utf8')));
+}
+
+/** Creates the database if needed and applies pending migrations; returns what it applied. */
+export async function migrate(
+  settings: ClickHouseSettings & { readonly clickhouseDatabase: string },
+  logger: Logger,
+  migrations: readonly Migration[] = loadMigrations(),
+): Promise<string[]> {
+  const db = identifier(settings.clickhouseDatabase);
+  const server = createClickHouse(settings, { database: false });
+  try {
+    await server.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
+  } finally {
+    await server.close();
+  }
+  const admin = createClickHouse(settings);
+  try {
+    return await applyPending(admin, db, logger, migrations);
+  } finally {
+    await admin.close();
+  }
+}
+
+async function applyPending(
+  admin: ReturnType<typeof createClickHouse>,
+  db: string,
+  logger: Logger,
+  migrations: readonly Migration[],
+): Promise<string[]> {
+  await admin.command({
+    query: `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations
+      (version String, name String, checksum String, applied_at DateTime)
+      ENGINE = MergeTree() ORDER BY version`,
+  });
+  const result = await admin.query({
+    query: `SELECT version, checksum FROM ${db}.schema_migrations`,
+    format: 'JSONEachRow',
+  });
+  const applied = new Map(
+    (await result.json<{ version: string; checksum: string }>()).map((row) => [
+      row.version,
+      row.checksum,
+    ]),
+  );
+  const done: string[] = [];
+  for (const migration of migrations) {
+    const previous = applied.get(migration.version);
+    if (previous !== undefined) {
+      if (previous !== migration.checksum) {
+        throw new MigrationError(
+          `migration ${migration.version}_${migration.name} changed after it was applied; add a new migration instead`,
+        );
+      }
+      continue;
+    }
+    for (const statement of migration.statements) {
+      // Statements name tables unqualified: the client is bound to the project database.
+      await admin.command({ query: statement });
+    }
+    await admin.insert({
+      table: `${db}.schema_migrations`,
+      values: [
+        {
+          version: migration.version,
+          name: migration.name,
+          checksum: migration.checksum,
+          applied_at: Math.floor(Date.now() / 1000),
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+    logger.info({ version: migration.version, name: migration.name }, 'migration applied');
+    done.push(`${migration.version}_${migration.name}`);
+  }
+  return done;
+}
