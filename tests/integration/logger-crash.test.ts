@@ -84,7 +84,6 @@ describe('logger: crashes do not lose or duplicate predictions', () => {
       const killAt = new Set(
         [0.2, 0.5, 0.8].map((f) => Math.floor(f * (TOTAL / 1_000) + Math.random() * 5)),
       );
-      const produceStart = Date.now();
       for (let chunk = 0; chunk < TOTAL / 1_000; chunk++) {
         const batch = Array.from({ length: 1_000 }, (_, k) => prediction(run, chunk * 1_000 + k));
         await kafka.producer.send(
