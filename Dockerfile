@@ -33,8 +33,12 @@ COPY --from=source /src/scripts ./scripts
 COPY --from=source /src/models ./models
 # Small reference files (vocabulary, labelled reference/evaluation sets; see data/PROVENANCE.md).
 COPY --from=source /src/data ./data
-# The only writable place in the image (state a service may keep, e.g. downloaded artifacts).
-RUN mkdir -p /app/var && chown node:node /app/var
+# ClickHouse migrations, applied by the logger and the mlops CLI at start.
+COPY --from=source /src/infra/clickhouse/migrations ./infra/clickhouse/migrations
+# The only writable places in the image: service state, and the artifact store (a named
+# volume mounted there takes this ownership on first use).
+RUN mkdir -p /app/var /var/lib/sentiment/artifacts \
+  && chown node:node /app/var /var/lib/sentiment/artifacts
 USER node
 # No default service: docker-compose.yml sets the command of each.
 CMD ["node", "-e", "console.error('set the command, e.g. node --import tsx services/<name>/main.ts'); process.exit(64)"]

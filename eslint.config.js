@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** Layers of the shared library, lowest first: a layer may import only layers before it. */
-const LAYERS = ['common', 'serde', 'store', 'kafka', 'runner', 'scoring'];
+const LAYERS = ['common', 'serde', 'store', 'kafka', 'runner', 'scoring', 'registry'];
 
 const layerRules = LAYERS.map((layer, index) => ({
   files: [`services/shared/src/${layer}/**/*.ts`],

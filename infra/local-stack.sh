@@ -19,6 +19,8 @@ cd "$ROOT"
 export STACK_DIR="${STACK_DIR:-var}"
 case "$STACK_DIR" in /*) ;; *) STACK_DIR="$ROOT/$STACK_DIR" ;; esac
 export SCHEMA_REGISTRY_PORT="${SCHEMA_REGISTRY_PORT:-8081}"
+export ARTIFACT_ROOT="${ARTIFACT_ROOT:-$STACK_DIR/artifacts}"
+export CLICKHOUSE_URL="${CLICKHOUSE_URL:-http://127.0.0.1:${CLICKHOUSE_HTTP_PORT:-8123}}"
 KAFKA_DIR="$STACK_DIR/kafka"
 REGISTRY_DIR="$STACK_DIR/schema-registry"
 PID_DIR="$STACK_DIR/pids"
@@ -133,7 +135,14 @@ up() {
   node --import tsx scripts/register-schemas.ts >>"$LOG_DIR/register-schemas.log" 2>&1 \
     || { tail -20 "$LOG_DIR/register-schemas.log" >&2; die "schema registration failed"; }
   log "schemas registered"
-  $infra_only || start_services
+  if ! $infra_only; then
+    # Migrations, the committed model registered and promoted (first start), production's
+    # deployment re-published (the dev broker forgets topics when it stops).
+    node --import tsx services/mlops/cli.ts registry bootstrap >>"$LOG_DIR/registry-bootstrap.log" 2>&1 \
+      || { tail -20 "$LOG_DIR/registry-bootstrap.log" >&2; die "registry bootstrap failed"; }
+    log "registry: $(tail -1 "$LOG_DIR/registry-bootstrap.log")"
+    start_services
+  fi
   status
 }
 

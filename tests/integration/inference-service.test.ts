@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeadLetter, type Prediction, frame, loadSchemaJson } from '#shared/serde';
+import { folderDigest } from '#shared/model';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { BOOTSTRAP_MODEL_DIR, copyModelAsVersion, parityCases, softmax } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
@@ -162,7 +163,7 @@ describe('inference service (separate process): reviews -> predictions', () => {
           previousVersion: '1',
           action: 'PROMOTE',
           artifactUri: pathToFileURL(nextDir).href,
-          artifactSha256: 'not-checked-before-the-registry',
+          artifactSha256: await folderDigest(nextDir),
           actor: 'integration-test',
           reason: 'hot swap under load',
         },

@@ -10,3 +10,5 @@ export * from './model-host.ts';
 export * from './micro-batcher.ts';
 export * from './prepare.ts';
 export * from './config.ts';
+export * from './artifact-store.ts';
+export * from './evaluation.ts';

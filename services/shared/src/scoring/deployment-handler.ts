@@ -2,12 +2,12 @@
  * Follows `models.deployments`: when the production version of our model changes, load it
  * beside the serving one and switch (ModelHost.swap). Only the newest deployment of a batch
  * is applied, and one for the version already serving is a no-op, so replaying the
- * compacted topic at start-up does not swap through history.
+ * compacted topic at start-up does not swap through history. The folder is verified against
+ * the deployment's sha256 (the artifact store's folder digest) before it is loaded: a damaged
+ * or substituted artifact is refused (dead-lettered) and the serving model stays.
  */
-import { fileURLToPath } from 'node:url';
-import { isAbsolute, resolve } from 'node:path';
-import { InvalidMessageError, type Logger } from '#shared/common';
-import type { ModelInfo } from '#shared/model';
+import type { Logger } from '#shared/common';
+import { type ModelInfo, artifactFolder, verifyFolder } from '#shared/model';
 import type { BatchHandler } from '#shared/runner';
 import type { Deployment } from '#shared/serde';
 
@@ -17,19 +17,9 @@ export interface DeploymentHandlerDeps {
   readonly swap: (folder: string) => Promise<ModelInfo>;
   /** Base for relative artifact paths. */
   readonly baseDir: string;
+  /** Checks the folder's digest; defaults to the artifact store's `verifyFolder`. */
+  readonly verify?: (folder: string, sha256: string) => Promise<void>;
   readonly logger: Logger;
-}
-
-/** Artifact URI of a deployment -> local model folder. */
-export function artifactFolder(uri: string, baseDir: string): string {
-  if (uri.startsWith('file://')) return fileURLToPath(uri);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    throw new InvalidMessageError(
-      'ARTIFACT_URI_UNSUPPORTED',
-      `unsupported artifact URI ${uri} (file:// or a path)`,
-    );
-  }
-  return isAbsolute(uri) ? uri : resolve(baseDir, uri);
 }
 
 export function createDeploymentHandler(deps: DeploymentHandlerDeps): BatchHandler<Deployment> {
@@ -42,6 +32,7 @@ export function createDeploymentHandler(deps: DeploymentHandlerDeps): BatchHandl
     );
     if (!latest || latest.event.modelVersion === deps.current().version) return;
     const folder = artifactFolder(latest.event.artifactUri, deps.baseDir);
+    await (deps.verify ?? verifyFolder)(folder, latest.event.artifactSha256);
     const before = deps.current().version;
     const info = await deps.swap(folder);
     deps.logger.info(

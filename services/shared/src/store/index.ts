@@ -3,3 +3,4 @@ export * from './clickhouse.ts';
 export * from './sql.ts';
 export * from './migrate.ts';
 export * from './predictions.ts';
+export * from './registry.ts';

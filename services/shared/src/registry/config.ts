@@ -1,0 +1,20 @@
+import { numberField, stringField } from '#shared/common';
+
+/** Config fields of whatever writes to the registry (the mlops CLI, later the promoter). */
+export const registryConfigFields = {
+  artifactRoot: stringField(
+    'ARTIFACT_ROOT',
+    'Root of the content-addressed artifact store (relative: to the repository root)',
+    { default: 'var/artifacts' },
+  ),
+  minF1: numberField(
+    'MIN_F1',
+    'Minimum golden-set (SST-2 dev) F1 for a first production version (bootstrap)',
+    { default: 0.8, min: 0, max: 1 },
+  ),
+  bootstrapModelDir: stringField(
+    'BOOTSTRAP_MODEL_DIR',
+    'Committed bootstrap model registered as the first version',
+    { default: 'models/sentiment-bootstrap' },
+  ),
+};

@@ -1,0 +1,260 @@
+/**
+ * Model registry end to end: the `mlops` CLI (a separate process) registers, promotes and
+ * rolls back against real ClickHouse and the dev broker, while the inference service and the
+ * gateway (separate processes) follow `models.deployments`.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderDigest } from '#shared/model';
+import type { Deployment, Prediction } from '#shared/serde';
+import { type DecisionRecord, RegistryStore, createClickHouse } from '#shared/store';
+import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
+import { BOOTSTRAP_MODEL_DIR, copyModelAsVersion } from '../support/model.ts';
+import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
+import { startRunner } from '../support/runner.ts';
+import { REPO_ROOT, clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
+
+const run = randomUUID().slice(0, 8);
+const modelName = `sentiment-reg-${run}`;
+const database = `registry_${run}`;
+const artifactRoot = mkdtempSync(join(tmpdir(), 'artifacts-'));
+
+interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function cli(...args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'services/mlops/cli.ts', ...args, '--model', modelName, '--actor', 'it'],
+      {
+        cwd: REPO_ROOT,
+        env: testStackProcessEnv({ CLICKHOUSE_DATABASE: database, ARTIFACT_ROOT: artifactRoot }),
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('model registry: mlops CLI, promotion log, deployments followed by both prediction paths', () => {
+  let kafka: TestKafka;
+  let inference: Child;
+  let gateway: Child;
+  let gatewayUrl: string;
+  const stops: { stop(): Promise<void> }[] = [];
+  const deployments: Deployment[] = [];
+  const predictions: Prediction[] = [];
+  const clickhouse = createClickHouse({
+    clickhouseUrl: clickhouseUrl(),
+    clickhouseUser: 'default',
+    clickhousePassword: '',
+    clickhouseDatabase: database,
+  });
+  const store = new RegistryStore(clickhouse);
+  const decisions = (): Promise<DecisionRecord[]> => store.decisions(modelName);
+
+  /** Version the inference service scores with now: send a review, see its prediction. */
+  async function inferenceVersion(): Promise<string | undefined> {
+    const id = `${run}-probe-${randomUUID()}`;
+    await kafka.producer.send('reviews', [{ key: id, value: makeReview(id, 'a probe review') }]);
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      const found = predictions.find((p) => p.reviewId === id);
+      if (found) return found.modelVersion;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return undefined;
+  }
+
+  async function gatewayVersion(): Promise<string | undefined> {
+    const response = await fetch(`${gatewayUrl}/v1/model`).catch(() => undefined);
+    if (!response?.ok) return undefined;
+    return ((await response.json()) as { version: string }).version;
+  }
+
+  beforeAll(async () => {
+    kafka = await connectTestKafka();
+    const deploymentsCollector = startRunner(kafka, 'models.deployments', async (events) => {
+      for (const { event } of events) if (event.modelName === modelName) deployments.push(event);
+    });
+    const predictionsCollector = startRunner(kafka, 'predictions', async (events) => {
+      for (const { event } of events) if (event.reviewId.startsWith(run)) predictions.push(event);
+    });
+    stops.push(deploymentsCollector.runner, predictionsCollector.runner);
+    await Promise.all([deploymentsCollector.started, predictionsCollector.started]);
+
+    const serviceEnv = {
+      MODEL_DIR: BOOTSTRAP_MODEL_DIR,
+      MODEL_NAME: modelName,
+      LOG_LEVEL: 'warn',
+    };
+    inference = startTsProcess(
+      'services/inference/main.ts',
+      testStackProcessEnv({
+        ...serviceEnv,
+        INFERENCE_GROUP_ID: `inference-reg-${run}`,
+        METRICS_PORT: '0',
+      }),
+    );
+    const port = await freePort();
+    gatewayUrl = `http://127.0.0.1:${port}`;
+    gateway = startTsProcess(
+      'services/gateway/main.ts',
+      testStackProcessEnv({ ...serviceEnv, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port) }),
+    );
+    await waitUntil(async () => (await inferenceVersion()) === '1', 90_000, 'inference to answer');
+    await waitUntil(async () => (await gatewayVersion()) === '1', 90_000, 'gateway to answer');
+  });
+
+  afterAll(async () => {
+    for (const stop of stops) await stop.stop();
+    await Promise.all([stopProcess(inference), stopProcess(gateway)]);
+    await kafka?.close();
+    await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => {});
+    await clickhouse.close();
+  });
+
+  it('bootstrap registers the committed model as version 1, scores the golden set and promotes it', async () => {
+    const result = await cli('registry', 'bootstrap');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('version 1 PROMOTED');
+
+    const log = await decisions();
+    expect(
+      log.map((d) => [d.decision, d.candidateVersion, d.productionBefore, d.productionAfter]),
+    ).toEqual([
+      ['REGISTERED', '1', null, null],
+      ['PROMOTED', '1', null, '1'],
+    ]);
+    const promoted = log[1]!;
+    // The score is measured now, on SST-2 dev, not copied from the model card.
+    expect(promoted.candidateScore).toBeGreaterThan(0.8);
+    expect(promoted.actor).toBe('it');
+
+    const bootstrapDigest = await folderDigest(BOOTSTRAP_MODEL_DIR);
+    const version = (await store.version(modelName, '1'))!;
+    expect(version.artifactSha256).toBe(bootstrapDigest);
+    expect(version.metrics.golden_f1).toBeCloseTo(promoted.candidateScore!, 6);
+    expect(version.referenceCentroid).toHaveLength(128);
+    expect(readdirSync(artifactRoot)).toContain(bootstrapDigest);
+
+    await waitUntil(
+      () => deployments.some((d) => d.eventId === promoted.decisionId),
+      20_000,
+      'deployment of 1',
+    );
+    const deployment = deployments.find((d) => d.eventId === promoted.decisionId)!;
+    expect(deployment).toMatchObject({
+      modelVersion: '1',
+      previousVersion: null,
+      action: 'PROMOTE',
+      artifactSha256: bootstrapDigest,
+      actor: 'it',
+    });
+
+    // Safe on every start: a second bootstrap decides nothing and re-publishes production.
+    const again = await cli('registry', 'bootstrap');
+    expect(again.code, again.stderr).toBe(0);
+    expect(await decisions()).toHaveLength(2);
+  });
+
+  it('registers, promotes and rolls back through the CLI; both prediction paths follow within 10 s', async () => {
+    const folder = copyModelAsVersion('2');
+    const registered = await cli('registry', 'register', folder, '--version', '2', '--parent', '1');
+    expect(registered.code, registered.stderr).toBe(0);
+    const afterRegister = await decisions();
+    expect(afterRegister.at(-1)).toMatchObject({ decision: 'REGISTERED', candidateVersion: '2' });
+    expect((await store.version(modelName, '2'))!.parentVersion).toBe('1');
+
+    const missingReason = await cli('registry', 'promote', '2');
+    expect(missingReason.code).toBe(2);
+    expect(missingReason.stderr).toContain('--reason');
+    expect(await decisions()).toHaveLength(afterRegister.length);
+
+    const promoted = await cli('registry', 'promote', '2', '--reason', 'better on recent traffic');
+    expect(promoted.code, promoted.stderr).toBe(0);
+    const promotion = (await decisions()).at(-1)!;
+    expect(promotion).toMatchObject({
+      decision: 'PROMOTED',
+      candidateVersion: '2',
+      productionBefore: '1',
+      productionAfter: '2',
+      reason: 'better on recent traffic',
+    });
+    await waitUntil(async () => (await inferenceVersion()) === '2', 30_000, 'inference on 2');
+    await waitUntil(async () => (await gatewayVersion()) === '2', 30_000, 'gateway on 2');
+
+    const rolledBack = await cli('registry', 'rollback', '--reason', 'complaints about 2');
+    expect(rolledBack.code, rolledBack.stderr).toBe(0);
+    const started = Date.now();
+    const rollback = (await decisions()).at(-1)!;
+    expect(rollback).toMatchObject({
+      decision: 'ROLLED_BACK',
+      candidateVersion: '1',
+      productionBefore: '2',
+      productionAfter: '1',
+      reason: 'complaints about 2',
+    });
+    let inferenceAt = 0;
+    let gatewayAt = 0;
+    await waitUntil(
+      async () => {
+        if (!inferenceAt && (await inferenceVersion()) === '1') inferenceAt = Date.now() - started;
+        if (!gatewayAt && (await gatewayVersion()) === '1') gatewayAt = Date.now() - started;
+        return inferenceAt > 0 && gatewayAt > 0;
+      },
+      10_000,
+      'both prediction paths back on version 1',
+    );
+    console.log(
+      `rollback reached inference in ${inferenceAt} ms and the gateway in ${gatewayAt} ms`,
+    );
+    expect(Math.max(inferenceAt, gatewayAt)).toBeLessThan(10_000);
+
+    const published = deployments.filter((d) =>
+      [promotion.decisionId, rollback.decisionId].includes(d.eventId),
+    );
+    expect(published.map((d) => [d.action, d.modelVersion, d.previousVersion, d.reason])).toEqual([
+      ['PROMOTE', '2', '1', 'better on recent traffic'],
+      ['ROLLBACK', '1', '2', 'complaints about 2'],
+    ]);
+
+    const listed = await cli('registry', 'list', '--json');
+    const versions = JSON.parse(listed.stdout) as { version: string; production: boolean }[];
+    expect(versions.map((v) => [v.version, v.production])).toEqual([
+      ['1', true],
+      ['2', false],
+    ]);
+  });
+
+  it('refuses to promote an artifact whose files no longer match its sha256', async () => {
+    const record = (await store.version(modelName, '2'))!;
+    const before = await decisions();
+    writeFileSync(join(artifactRoot, record.artifactSha256, 'config.json'), '{"tampered": true}');
+    const result = await cli('registry', 'promote', '2', '--reason', 'try the tampered one');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('ARTIFACT_INTEGRITY');
+    expect(await decisions()).toEqual(before);
+    expect(await gatewayVersion()).toBe('1');
+  });
+});
