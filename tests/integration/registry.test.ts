@@ -257,4 +257,47 @@ describe('model registry: mlops CLI, promotion log, deployments followed by both
     expect(await decisions()).toEqual(before);
     expect(await gatewayVersion()).toBe('1');
   });
+
+  it('a deployment whose artifact fails its sha256 is dead-lettered; both paths keep serving', async () => {
+    const deadLetters: { key: string; code: string }[] = [];
+    const dlq = startRunner(kafka, 'dlq.models.deployments', async (events) => {
+      for (const { event } of events) {
+        deadLetters.push({ key: event.key?.toString() ?? '', code: event.errorCode });
+      }
+    });
+    stops.push(dlq.runner);
+    await dlq.started;
+    const record = (await store.version(modelName, '2'))!; // tampered by the previous test
+    const eventId = randomUUID();
+    await kafka.producer.send('models.deployments', [
+      {
+        key: modelName,
+        value: {
+          eventId,
+          eventTime: Date.now(),
+          modelName,
+          modelVersion: '2',
+          previousVersion: '1',
+          action: 'PROMOTE',
+          artifactUri: record.artifactUri,
+          artifactSha256: record.artifactSha256,
+          actor: 'it',
+          reason: 'bypassing the registry',
+        },
+      },
+    ]);
+    // One dead letter from each follower (inference and gateway): the handler's error is not
+    // transient, so after the runner's attempts it is dead-lettered with its code.
+    await waitUntil(
+      () => deadLetters.filter((d) => d.key === modelName).length >= 2,
+      30_000,
+      'dead letters from inference and gateway',
+    );
+    expect(deadLetters.filter((d) => d.key === modelName).map((d) => d.code)).toEqual([
+      'RETRIES_EXHAUSTED:ARTIFACT_INTEGRITY',
+      'RETRIES_EXHAUSTED:ARTIFACT_INTEGRITY',
+    ]);
+    expect(await gatewayVersion()).toBe('1');
+    expect(await inferenceVersion()).toBe('1');
+  });
 });
