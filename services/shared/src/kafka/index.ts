@@ -3,3 +3,4 @@ export * from './client.ts';
 export * from './producer.ts';
 export * from './local-stack.ts';
 export * from './backbone.ts';
+export * from './leader-election.ts';

@@ -4,3 +4,4 @@ export * from './sql.ts';
 export * from './migrate.ts';
 export * from './predictions.ts';
 export * from './registry.ts';
+export * from './drift-store.ts';
