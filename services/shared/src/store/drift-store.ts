@@ -184,7 +184,8 @@ export async function insertDriftChecks(
       input_distance: finite(check.inputDistance),
       input_threshold: finite(check.inputThreshold),
       domain_auc: check.domainAuc === null ? null : finite(check.domainAuc),
-      domain_auc_threshold: check.domainAucThreshold === null ? null : finite(check.domainAucThreshold),
+      domain_auc_threshold:
+        check.domainAucThreshold === null ? null : finite(check.domainAucThreshold),
       class_mix_distance: finite(check.classMixDistance),
       class_mix_threshold: finite(check.classMixThreshold),
       positive_share: finite(check.positiveShare),
