@@ -110,4 +110,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Drift statistics are pure math: they build on common only.
+    files: ['services/shared/src/drift/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              // A regex: in gitignore-style `group` patterns a leading '#' starts a comment.
+              regex: '^(#shared/(?!common$)|\\.\\./)',
+              message: 'shared/drift depends on shared/common only (through #shared/common)',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
