@@ -158,6 +158,8 @@ export interface DriftCheckRow {
   readonly inputState: string;
   readonly predictionState: string;
   readonly error: string | null;
+  /** Drift episode (set while the segment is in DRIFT; column of migration 0005). */
+  readonly episodeId?: string | null;
 }
 
 /** Non-finite numbers (an evaluation that failed) are stored as 0 with the error set. */
@@ -193,6 +195,42 @@ export async function insertDriftChecks(
       input_state: check.inputState,
       prediction_state: check.predictionState,
       error: check.error,
+      episode_id: check.episodeId ?? null,
     })),
   });
+}
+
+export interface LatestCheck {
+  readonly segment: string;
+  readonly inputState: string;
+  readonly predictionState: string;
+  readonly episodeId: string | null;
+  readonly checkTimeMs: number;
+}
+
+/** The newest check of each segment of a model version (where a new leader resumes from). */
+export async function latestChecks(
+  client: ClickHouseClient,
+  modelName: string,
+  modelVersion: string,
+): Promise<LatestCheck[]> {
+  const found = await rows<{
+    segment: string;
+    input_state: string;
+    prediction_state: string;
+    episode_id: string | null;
+    check_time_ms: string | number;
+  }>(
+    client,
+    `SELECT segment, input_state, prediction_state, episode_id, check_time_ms FROM drift_checks
+     WHERE model_name = ${literal(modelName)} AND model_version = ${literal(modelVersion)}
+     ORDER BY check_time_ms DESC LIMIT 1 BY segment`,
+  );
+  return found.map((row) => ({
+    segment: row.segment,
+    inputState: row.input_state,
+    predictionState: row.prediction_state,
+    episodeId: row.episode_id,
+    checkTimeMs: Number(row.check_time_ms),
+  }));
 }
