@@ -60,7 +60,11 @@ export interface DetectorDeps {
   readonly settings: DetectorSettings;
   readonly production: () => Promise<ProductionModel | null>;
   readonly loadReference: (folder: string) => DriftReference;
-  readonly calibrate: (reference: DriftReference, windowSize: number) => DriftThresholds;
+  readonly calibrate: (
+    reference: DriftReference,
+    windowSize: number,
+    withClassifier: boolean,
+  ) => DriftThresholds;
   readonly saveCalibration: (
     version: string,
     key: string,
@@ -107,9 +111,12 @@ export interface RoundResult {
   readonly events: readonly DriftEvent[];
 }
 
-/** Calibrations are stored per window size and alpha: a change of either recalibrates. */
-export function calibrationKey(windowSize: number, alpha: number): string {
-  return `w${windowSize}-a${alpha}`;
+/**
+ * Calibrations are stored per window size, alpha and whether the domain classifier is
+ * calibrated too: a change of any of them recalibrates.
+ */
+export function calibrationKey(windowSize: number, alpha: number, classifier: boolean): string {
+  return `w${windowSize}-a${alpha}${classifier ? '-auc' : ''}`;
 }
 
 /** The state machine's names -> the event schema's (WARMING_UP is INSUFFICIENT_DATA there). */
@@ -205,14 +212,15 @@ export class DriftDetector {
     let error: string | null = null;
     try {
       reference = this.deps.loadReference(production.folder);
-      const { windowSize, alpha } = this.deps.settings;
-      const key = calibrationKey(windowSize, alpha);
+      const { windowSize, alpha, inputStatistics } = this.deps.settings;
+      const withClassifier = inputStatistics.includes('domainAuc');
+      const key = calibrationKey(windowSize, alpha, withClassifier);
       const stored = production.calibrations[key];
       if (isThresholds(stored)) {
         thresholds = stored;
       } else {
         this.deps.logger.info({ version: production.version, key }, 'calibrating drift thresholds');
-        thresholds = this.deps.calibrate(reference, windowSize);
+        thresholds = this.deps.calibrate(reference, windowSize, withClassifier);
         await this.deps.saveCalibration(production.version, key, thresholds);
       }
     } catch (cause) {

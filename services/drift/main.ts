@@ -20,11 +20,12 @@ import { REPO_ROOT } from '#shared/serde';
 import {
   RegistryStore,
   activeSources,
-  countPredictionsSince,
+  countPredictions,
   createClickHouse,
   insertDriftChecks,
   latestChecks,
   migrate,
+  productionVersion,
   readWindow,
 } from '#shared/store';
 import { registryCalibrationSaver, registryProduction } from './adapters.ts';
@@ -82,10 +83,11 @@ const detector = new DriftDetector({
   },
   production: registryProduction(registry, config.modelName, REPO_ROOT),
   loadReference: loadDriftReference,
-  calibrate: (reference, windowSize) =>
+  calibrate: (reference, windowSize, withClassifier) =>
     calibrateThresholds(reference, {
       windowSize,
       alpha: config.alpha,
+      ...(withClassifier ? {} : { classifierResamples: 0 }),
       onProgress: (stage, done, total) => logger.info({ stage, done, total }, 'calibrating'),
     }),
   saveCalibration: registryCalibrationSaver(registry, config.modelName),
@@ -134,11 +136,12 @@ const loop = new DriftLoop({
     pollMs: config.pollMs,
   },
   isLeader: () => election.isLeader,
-  newPredictionsSince: async (sinceMs) => {
-    const version = detector.currentVersion;
-    return version === null
-      ? config.everyPredictions
-      : countPredictionsSince(clickhouse, config.modelName, version, sinceMs);
+  predictionCount: async () => {
+    const version = productionVersion(await registry.decisions(config.modelName));
+    return {
+      version,
+      count: version === null ? 0 : await countPredictions(clickhouse, config.modelName, version),
+    };
   },
   evaluate: async () => {
     const result = await detector.evaluate();

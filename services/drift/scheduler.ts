@@ -27,8 +27,15 @@ export function isDue(
 export interface DriftLoopDeps {
   readonly settings: ScheduleSettings;
   readonly isLeader: () => boolean;
-  /** New predictions of the production version since the last round's start. */
-  readonly newPredictionsSince: (sinceMs: number) => Promise<number>;
+  /**
+   * Stored predictions of the production version so far (new = the difference since the
+   * last round; counted by row, not by event time, which replayed traffic can have in the
+   * past).
+   */
+  readonly predictionCount: () => Promise<{
+    readonly version: string | null;
+    readonly count: number;
+  }>;
   readonly evaluate: () => Promise<void>;
   /** Leadership lost: forget in-memory state (the next leader restores it from the store). */
   readonly onStandby: () => void;
@@ -41,7 +48,10 @@ export class DriftLoop {
   private loop: Promise<void> | undefined;
   private readonly stopping = new AbortController();
   private lastRunMs: number | null = null;
-  private leading = false;
+  private countAtLastRun = 0;
+  private versionAtLastRun: string | null = null;
+  /** Undefined until the first tick, so the starting role is logged too. */
+  private leading: boolean | undefined;
   /** Consecutive failed rounds (backoff). */
   private failures = 0;
 
@@ -90,11 +100,18 @@ export class DriftLoop {
     }
     if (!leader) return;
     const now = deps.now();
-    const newPredictions =
-      this.lastRunMs === null ? 0 : await deps.newPredictionsSince(this.lastRunMs);
-    if (!isDue(deps.settings, { lastRunMs: this.lastRunMs, newPredictions }, now)) return;
-    // Leadership is checked again right before the writes (inside evaluate's caller).
+    const { version, count } = await deps.predictionCount();
+    // A new production version is judged at once (against its own reference).
+    const versionChanged = version !== this.versionAtLastRun;
+    const newPredictions = versionChanged ? 0 : Math.max(0, count - this.countAtLastRun);
+    const due =
+      versionChanged || isDue(deps.settings, { lastRunMs: this.lastRunMs, newPredictions }, now);
+    if (!due) return;
     await deps.evaluate();
     this.lastRunMs = now;
+    // Rows stored while the round ran count towards the next one only if they arrived after
+    // this read; the window read inside the round may already have seen some (harmless).
+    this.countAtLastRun = count;
+    this.versionAtLastRun = version;
   }
 }

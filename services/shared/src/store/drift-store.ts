@@ -103,18 +103,16 @@ export async function readWindow(
   }));
 }
 
-/** Predictions of a model version stored after `sinceMs` (the "every N predictions" trigger). */
-export async function countPredictionsSince(
+/** Rows stored for a model version (read from the primary key range; the schedule's counter). */
+export async function countPredictions(
   client: ClickHouseClient,
   modelName: string,
   modelVersion: string,
-  sinceMs: number,
 ): Promise<number> {
   const found = await rows<{ n: string | number }>(
     client,
     `SELECT count() AS n FROM predictions
-     WHERE ${scope({ modelName, modelVersion, window: { kind: 'count', size: 1 } })}
-       AND event_time >= toDateTime(${Math.floor(sinceMs / 1000)}) AND event_time_ms > ${sinceMs}`,
+     WHERE ${scope({ modelName, modelVersion, window: { kind: 'count', size: 1 } })}`,
   );
   return Number(found[0]?.n ?? 0);
 }

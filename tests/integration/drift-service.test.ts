@@ -1,0 +1,251 @@
+/**
+ * The drift service as separate processes against real ClickHouse and the dev broker, on real
+ * [CLS] embeddings of the bootstrap model: one writer per model (a second instance stays idle
+ * and takes over when the leader is killed), per-segment drift while the global window is in
+ * domain, and an ERROR state (not a false OK) for a malformed or missing reference.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DriftEvent } from '#shared/serde';
+import { createClickHouse } from '#shared/store';
+import {
+  type EmbeddedText,
+  embedTexts,
+  inDomainTexts,
+  insertPredictions,
+  productReviewTexts,
+} from '../support/drift.ts';
+import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
+import { copyModelAsVersion } from '../support/model.ts';
+import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
+import { startRunner } from '../support/runner.ts';
+import { REPO_ROOT, clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
+
+const run = randomUUID().slice(0, 8);
+const modelName = `sentiment-drift-${run}`;
+const database = `drift_${run}`;
+const artifactRoot = mkdtempSync(join(tmpdir(), 'artifacts-'));
+const W = 200;
+const env = () =>
+  testStackProcessEnv({
+    CLICKHOUSE_DATABASE: database,
+    ARTIFACT_ROOT: artifactRoot,
+    MODEL_NAME: modelName,
+  });
+
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'services/mlops/cli.ts', ...args, '--model', modelName, '--actor', 'it'],
+      { cwd: REPO_ROOT, env: env() },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function startDetector(name: string): Child {
+  return startTsProcess(
+    'services/drift/main.ts',
+    testStackProcessEnv({
+      ...env(),
+      DRIFT_WINDOW_SIZE: String(W),
+      DRIFT_MIN_WINDOW_ROWS: String(W),
+      DRIFT_EVERY_PREDICTIONS: '100',
+      DRIFT_INTERVAL_MS: '1000',
+      DRIFT_POLL_MS: '250',
+      DRIFT_AFTER_WINDOWS: '2',
+      DRIFT_RECOVER_AFTER_WINDOWS: '2',
+      DRIFT_LEADER_SESSION_MS: '6000',
+      // The class-conditional cosine alone: its calibration takes seconds, the classifier's
+      // a minute (the benchmark measures both).
+      DRIFT_INPUT_STATISTICS: 'cosine',
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      INSTANCE: name,
+    }),
+  );
+}
+
+describe('drift service (separate processes, real embeddings)', () => {
+  let kafka: TestKafka;
+  let inDomain: EmbeddedText[];
+  let shifted: EmbeddedText[];
+  let leader: Child;
+  let standby: Child;
+  const events: DriftEvent[] = [];
+  const stops: { stop(): Promise<void> }[] = [];
+  const clickhouse = createClickHouse({
+    clickhouseUrl: clickhouseUrl(),
+    clickhouseUser: 'default',
+    clickhousePassword: '',
+    clickhouseDatabase: database,
+  });
+  let clock = Date.now() - 3_600_000;
+  let cursor = 0;
+  let feeding = true;
+  let feedVersion = '1';
+  let feeder: Promise<void> | undefined;
+
+  /** In-domain 'web' traffic of the version production should be serving. */
+  async function feed(count: number): Promise<void> {
+    const texts = Array.from({ length: count }, () => inDomain[cursor++ % inDomain.length]!);
+    await insertPredictions(clickhouse, {
+      modelName,
+      modelVersion: feedVersion,
+      source: 'web',
+      texts,
+      startMs: clock,
+    });
+    clock += count;
+  }
+
+  async function checks(where: string) {
+    const result = await clickhouse.query({
+      query: `SELECT model_version, segment, input_state, prediction_state, error, check_time_ms
+              FROM drift_checks WHERE model_name = '${modelName}' AND ${where}
+              ORDER BY check_time_ms`,
+      format: 'JSONEachRow',
+    });
+    return result.json<{
+      model_version: string;
+      segment: string;
+      input_state: string;
+      prediction_state: string;
+      error: string | null;
+      check_time_ms: string;
+    }>();
+  }
+
+  beforeAll(async () => {
+    [inDomain, shifted] = await Promise.all([
+      embedTexts(inDomainTexts(1500)),
+      embedTexts(productReviewTexts()),
+    ]);
+    kafka = await connectTestKafka();
+    const collector = startRunner(kafka, 'drift.events', async (batch) => {
+      for (const { event } of batch) if (event.modelName === modelName) events.push(event);
+    });
+    stops.push(collector.runner);
+    await collector.started;
+    const bootstrap = await cli('registry', 'bootstrap');
+    expect(bootstrap.code, bootstrap.stderr).toBe(0);
+    await feed(2 * W);
+    leader = startDetector('a');
+    await leader.waitFor('drift detector active', 60_000);
+    await leader.waitFor('"msg":"drift round"', 120_000);
+    feeder = (async () => {
+      while (feeding) {
+        await feed(25);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+  });
+
+  afterAll(async () => {
+    feeding = false;
+    await feeder;
+    for (const stop of stops) await stop.stop();
+    await Promise.all([stopProcess(leader, 'SIGKILL'), stopProcess(standby)]);
+    await kafka?.close();
+    await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => {});
+    await clickhouse.close();
+  });
+
+  it('one writer per model: a second instance stays idle, and takes over when the leader dies', async () => {
+    standby = startDetector('b');
+    await standby.waitFor('drift detector standing by', 60_000);
+    const before = (await checks(`segment = '*'`)).length;
+    // Several rounds of the leader while the standby is up.
+    await waitUntil(
+      async () => (await checks(`segment = '*'`)).length >= before + 3,
+      60_000,
+      'three more rounds',
+    );
+    expect(standby.output()).not.toContain('"msg":"drift round"');
+    expect((await checks(`segment = '*'`)).every((c) => c.input_state === 'OK')).toBe(true);
+
+    leader.process.kill('SIGKILL');
+    await leader.exited;
+    const killedAt = Date.now();
+    await standby.waitFor('drift detector active', 60_000);
+    await standby.waitFor('"msg":"drift round"', 60_000);
+    console.log(`standby took over ${Date.now() - killedAt} ms after the leader was killed`);
+    // The new leader resumes: still OK, no spurious state change on takeover.
+    const latest = (await checks(`segment = '*'`)).at(-1)!;
+    expect(latest.input_state).toBe('OK');
+  });
+
+  it('reports drift for a source that shifted while the global window stays in domain', async () => {
+    // Product reviews from a 'shop' source, older than the web traffic around them: the
+    // newest W rows overall stay web (in domain), the shop segment's window is all shifted.
+    await insertPredictions(clickhouse, {
+      modelName,
+      modelVersion: '1',
+      source: 'shop',
+      texts: shifted.slice(0, W + 50),
+      startMs: clock - 60_000,
+      stepMs: 10,
+    });
+    await waitUntil(
+      async () => (await checks(`segment = 'shop' AND input_state = 'DRIFT'`)).length > 0,
+      90_000,
+      'the shop segment to drift',
+    );
+    const [drifted] = await checks(`segment = 'shop' AND input_state = 'DRIFT'`);
+    const sameRound = await checks(`segment = '*' AND check_time_ms = ${drifted!.check_time_ms}`);
+    expect(sameRound.map((c) => c.input_state)).toEqual(['OK']);
+    await waitUntil(
+      () =>
+        events.some(
+          (e) => e.segment === 'shop' && e.kind === 'STATE_CHANGE' && e.state === 'DRIFT',
+        ),
+      20_000,
+      'a DRIFT state change for shop on drift.events',
+    );
+    const change = events.find(
+      (e) => e.segment === 'shop' && e.kind === 'STATE_CHANGE' && e.state === 'DRIFT',
+    )!;
+    expect(change.episodeId).toBeTruthy();
+    expect(change.statistics.some((s) => s.exceeded)).toBe(true);
+    expect(events.some((e) => e.segment === '*' && e.state === 'DRIFT')).toBe(false);
+  });
+
+  it('a malformed or a missing reference is an ERROR state with the reason, never OK', async () => {
+    const malformed = copyModelAsVersion('2');
+    writeFileSync(join(malformed, 'reference.json'), JSON.stringify({ format: 1, dim: 0 }));
+    const missing = copyModelAsVersion('3');
+    rmSync(join(missing, 'reference-sample.f32'));
+    for (const [version, folder] of [
+      ['2', malformed],
+      ['3', missing],
+    ] as const) {
+      const registered = await cli('registry', 'register', folder, '--version', version);
+      expect(registered.code, registered.stderr).toBe(0);
+      const promoted = await cli('registry', 'promote', version, '--reason', 'reference test');
+      expect(promoted.code, promoted.stderr).toBe(0);
+      feedVersion = version;
+      await waitUntil(
+        async () => (await checks(`model_version = '${version}'`)).length > 0,
+        60_000,
+        `a check of version ${version}`,
+      );
+      const found = await checks(`model_version = '${version}'`);
+      expect(found.map((c) => c.input_state)).toEqual(found.map(() => 'ERROR'));
+      expect(found[0]!.error).toMatch(/reference/i);
+      await waitUntil(
+        () =>
+          events.some(
+            (e) => e.modelVersion === version && e.kind === 'STATE_CHANGE' && e.state === 'ERROR',
+          ),
+        20_000,
+        `an ERROR state change of version ${version} on drift.events`,
+      );
+    }
+  });
+});
