@@ -5,30 +5,42 @@ import tseslint from 'typescript-eslint';
 /** Layers of the shared library, lowest first: a layer may import only layers before it. */
 const LAYERS = ['common', 'serde', 'store', 'kafka', 'runner', 'scoring', 'registry'];
 
-const layerRules = LAYERS.map((layer, index) => ({
-  files: [`services/shared/src/${layer}/**/*.ts`],
-  rules: {
-    'no-restricted-imports': [
-      'error',
-      {
-        patterns: [
-          {
-            group: LAYERS.slice(index + 1).flatMap((higher) => [
-              `#shared/${higher}`,
-              `../${higher}/*`,
-            ]),
-            message: `shared/${layer} is below ${LAYERS.slice(index + 1).join(', ')} and must not import them`,
-          },
-          {
-            group: LAYERS.slice(0, index).map((lower) => `../${lower}/*`),
-            message:
-              'import a lower layer through its entry point (#shared/<layer>), not its files',
-          },
-        ].filter((pattern) => pattern.group.length > 0),
-      },
-    ],
-  },
-}));
+// Patterns are regular expressions: in gitignore-style `group` patterns a leading '#' starts a
+// comment, so '#shared/...' entries there would be silently ignored.
+const alternatives = (names) => `(${names.join('|')})`;
+const layerRules = LAYERS.map((layer, index) => {
+  const higher = LAYERS.slice(index + 1);
+  const lower = LAYERS.slice(0, index);
+  return {
+    files: [`services/shared/src/${layer}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...(higher.length
+              ? [
+                  {
+                    regex: `^(#shared/${alternatives(higher)}$|\\.\\./${alternatives(higher)}/)`,
+                    message: `shared/${layer} is below ${higher.join(', ')} and must not import them`,
+                  },
+                ]
+              : []),
+            ...(lower.length
+              ? [
+                  {
+                    regex: `^\\.\\./${alternatives(lower)}/`,
+                    message:
+                      'import a lower layer through its entry point (#shared/<layer>), not its files',
+                  },
+                ]
+              : []),
+          ],
+        },
+      ],
+    },
+  };
+});
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'var/', 'dist/', 'coverage/', '**/*.generated.ts', 'models/'] },
@@ -94,17 +106,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: [
-                '#shared/serde',
-                '#shared/kafka',
-                '#shared/runner',
-                '../serde/*',
-                '../kafka/*',
-                '../runner/*',
-              ],
-              message: 'shared/model depends on shared/common only',
+              regex: '^(#shared/(?!common$)|\\.\\./)',
+              message: 'shared/model depends on shared/common only (through #shared/common)',
             },
-            { group: ['../common/*'], message: 'import common through #shared/common' },
           ],
         },
       ],
