@@ -27,7 +27,7 @@ export OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 step() { printf '\n== [model] %s\n' "$*"; }
 t_start=$(date +%s)
 
-step "1/5 install check"
+step "1/6 install check"
 if ! "$PY" -c 'import torch, onnx, numpy' 2>/dev/null; then
   pkgs=$(grep -v '^#' models/apt-packages.txt | xargs)
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -46,7 +46,7 @@ for mod in onnxruntime-node @huggingface/transformers; do
   [ -d "node_modules/$mod" ] || { echo "node_modules/$mod missing: run 'make install' first" >&2; exit 1; }
 done
 
-step "2/5 word vectors ($PKG)"
+step "2/6 word vectors ($PKG)"
 mkdir -p "$CACHE"
 if [ ! -f "$VEC_NPZ" ]; then
   if [ ! -f "$VEC_JSON" ]; then
@@ -70,7 +70,7 @@ else
   echo "cached: $VEC_NPZ"
 fi
 
-step "3/5 train + export (seed $SEED, $THREADS thread(s))"
+step "3/6 train + export (seed $SEED, $THREADS thread(s))"
 rm -rf "$STAGE"
 mkdir -p "$(dirname "$STAGE")"
 # hyper-parameters: the defaults in models/train.py (see models/README.md)
@@ -78,10 +78,13 @@ mkdir -p "$(dirname "$STAGE")"
   --threads "$THREADS" --out "$STAGE"
 cp models/model-card.md "$STAGE/README.md"
 
-step "4/5 check through the production runtime (transformers.js tokenizer + onnxruntime-node)"
+step "4/6 check through the production runtime (transformers.js tokenizer + onnxruntime-node)"
 node --import tsx scripts/check-model.ts "$STAGE" --json "$STAGE/node-check.json"
 
-step "5/5 install into models/sentiment-bootstrap"
+step "5/6 drift reference from full SST-2 train sentences (replaces train.py's phrase-level one)"
+node --import tsx scripts/build-reference.ts "$STAGE"
+
+step "6/6 install into models/sentiment-bootstrap"
 rm -rf "$OUT"
 mv "$STAGE" "$OUT"
 ls -l "$OUT" "$OUT/onnx"

@@ -60,11 +60,12 @@ export interface DetectorDeps {
   readonly settings: DetectorSettings;
   readonly production: () => Promise<ProductionModel | null>;
   readonly loadReference: (folder: string) => DriftReference;
+  /** Calibrates the folder's reference for windows of `windowSize` (off the event loop). */
   readonly calibrate: (
-    reference: DriftReference,
+    folder: string,
     windowSize: number,
     withClassifier: boolean,
-  ) => DriftThresholds;
+  ) => Promise<DriftThresholds>;
   readonly saveCalibration: (
     version: string,
     key: string,
@@ -220,7 +221,7 @@ export class DriftDetector {
         thresholds = stored;
       } else {
         this.deps.logger.info({ version: production.version, key }, 'calibrating drift thresholds');
-        thresholds = this.deps.calibrate(reference, windowSize, withClassifier);
+        thresholds = await this.deps.calibrate(production.folder, windowSize, withClassifier);
         await this.deps.saveCalibration(production.version, key, thresholds);
       }
     } catch (cause) {

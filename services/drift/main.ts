@@ -14,7 +14,7 @@ import {
   installSignalHandlers,
   startOpsServer,
 } from '#shared/common';
-import { calibrateThresholds, loadDriftReference } from '#shared/drift';
+import { calibrateInWorker, loadDriftReference } from '#shared/drift';
 import { LeaderElection, createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { REPO_ROOT } from '#shared/serde';
 import {
@@ -83,8 +83,8 @@ const detector = new DriftDetector({
   },
   production: registryProduction(registry, config.modelName, REPO_ROOT),
   loadReference: loadDriftReference,
-  calibrate: (reference, windowSize, withClassifier) =>
-    calibrateThresholds(reference, {
+  calibrate: (folder, windowSize, withClassifier) =>
+    calibrateInWorker(folder, {
       windowSize,
       alpha: config.alpha,
       ...(withClassifier ? {} : { classifierResamples: 0 }),

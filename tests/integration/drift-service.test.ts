@@ -62,9 +62,6 @@ function startDetector(name: string): Child {
       DRIFT_AFTER_WINDOWS: '2',
       DRIFT_RECOVER_AFTER_WINDOWS: '2',
       DRIFT_LEADER_SESSION_MS: '6000',
-      // The class-conditional cosine alone: its calibration takes seconds, the classifier's
-      // a minute (the benchmark measures both).
-      DRIFT_INPUT_STATISTICS: 'cosine',
       METRICS_PORT: '0',
       LOG_LEVEL: 'info',
       INSTANCE: name,

@@ -4,12 +4,10 @@
  * embeddings without running inference and logger.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { SentimentEngine } from '#shared/model';
 import type { ClickHouseClient } from '#shared/store';
+import { SST2_DEV, readSst2, referenceSentences } from '../../scripts/lib/sst2.ts';
 import { BOOTSTRAP_MODEL_DIR } from './model.ts';
-import { REPO_ROOT } from './stack.ts';
 
 export interface EmbeddedText {
   readonly text: string;
@@ -18,37 +16,18 @@ export interface EmbeddedText {
   readonly embedding: number[];
 }
 
-function tsv(path: string): { text: string; label: number }[] {
-  return readFileSync(resolve(REPO_ROOT, path), 'utf8')
-    .split('\n')
-    .slice(1)
-    .filter(Boolean)
-    .map((line) => {
-      const tab = line.lastIndexOf('\t');
-      return { text: line.slice(0, tab), label: Number(line.slice(tab + 1)) };
-    });
-}
-
 /**
- * In-domain traffic: SST-2 train rows that are not in the reference sample (the sample is
- * what thresholds are calibrated on), every `stride`-th one so the set spans the file.
+ * In-domain traffic: full SST-2 sentences the drift reference does not hold (held-out train
+ * sentences, then SST-2 dev), the null of docs/drift.md.
  */
-export function inDomainTexts(count: number, stride = 13): { text: string; label: number }[] {
-  const reference = JSON.parse(
-    readFileSync(resolve(BOOTSTRAP_MODEL_DIR, 'reference.json'), 'utf8'),
-  ) as { sample: { rows: { text_index: number }[] } };
-  const inSample = new Set(reference.sample.rows.map((row) => row.text_index));
-  const rows = tsv('data/sst2/train.tsv');
-  const picked: { text: string; label: number }[] = [];
-  for (let i = 0; i < rows.length && picked.length < count; i += stride) {
-    if (!inSample.has(i)) picked.push(rows[i]!);
-  }
-  return picked;
+export function inDomainTexts(count: number): { text: string; label: number }[] {
+  const { rows, heldOut } = referenceSentences();
+  return [...heldOut.map((index) => rows[index]!), ...readSst2(SST2_DEV)].slice(0, count);
 }
 
 /** Shifted domain: the hand-written product and restaurant reviews (data/drift). */
 export function productReviewTexts(): { text: string; label: number }[] {
-  return tsv('data/drift/product-reviews.tsv');
+  return readSst2('data/drift/product-reviews.tsv');
 }
 
 export async function embedTexts(

@@ -111,7 +111,7 @@ function harness(overrides: Partial<DetectorDeps> = {}): Harness {
         ? null
         : { version: production, folder: `/models/${production}`, calibrations: {} },
     loadReference: () => REFERENCE,
-    calibrate: () => thresholds(),
+    calibrate: async () => thresholds(),
     saveCalibration: async (version, key) => {
       saved.push(`${version}:${key}`);
     },

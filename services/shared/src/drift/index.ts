@@ -13,3 +13,4 @@ export * from './domain-classifier.ts';
 export * from './calibration.ts';
 export * from './evaluate.ts';
 export * from './hysteresis.ts';
+export * from './calibrate-in-worker.ts';

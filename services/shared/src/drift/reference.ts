@@ -44,6 +44,8 @@ export interface DriftReference {
   readonly classShares: Float64Array;
   /** Reference embeddings (raw) with predicted classes: the calibration / classifier sample. */
   readonly sample: EmbeddingWindow;
+  /** Input row of each sample row (set by buildDriftReference; for per-row metadata). */
+  readonly sampleRows?: Int32Array;
 }
 
 /** Standard deviations below this are raised to it (a constant dimension carries no signal). */
@@ -127,6 +129,7 @@ export function buildDriftReference(
     classCounts: counts,
     classShares: Float64Array.from(counts, (c) => c / rows),
     sample: { embeddings: embeddingMatrix(sampleData, dim), predicted: samplePredicted },
+    sampleRows: Int32Array.from(chosen),
   };
   validateDriftReference(reference);
   return reference;
@@ -351,6 +354,8 @@ export function writeDriftReference(
   folder: string,
   reference: DriftReference,
   metadata: ReferenceMetadata = {},
+  /** Extra fields per sample row (e.g. the source row and its true label), row order. */
+  rowMetadata: readonly ReferenceMetadata[] = [],
 ): void {
   validateDriftReference(reference);
   mkdirSync(folder, { recursive: true });
@@ -380,6 +385,7 @@ export function writeDriftReference(
       shape: [sample.embeddings.rows, dim],
       layout: 'row-major; row r has predicted class rows[r].predicted',
       rows: Array.from({ length: sample.embeddings.rows }, (_, r) => ({
+        ...rowMetadata[r],
         predicted: sample.predicted[r]!,
       })),
     },
