@@ -23,6 +23,7 @@ import {
   type HysteresisConfig,
   type InputStatistic,
   type WindowEvaluation,
+  calibrationKey,
   embeddingMatrix,
   evaluateWindow,
   initialDriftState,
@@ -112,13 +113,7 @@ export interface RoundResult {
   readonly events: readonly DriftEvent[];
 }
 
-/**
- * Calibrations are stored per window size, alpha and whether the domain classifier is
- * calibrated too: a change of any of them recalibrates.
- */
-export function calibrationKey(windowSize: number, alpha: number, classifier: boolean): string {
-  return `w${windowSize}-a${alpha}${classifier ? '-auc' : ''}`;
-}
+export { calibrationKey };
 
 /** The state machine's names -> the event schema's (WARMING_UP is INSUFFICIENT_DATA there). */
 export function eventState(state: DriftStateName): EventState {

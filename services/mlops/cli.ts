@@ -3,6 +3,7 @@
  * Wiring only: parse the command line and config, build adapters (ClickHouse, Kafka, the
  * artifact store), run one command, close everything. Exit codes: 0 done, 1 failed, 2 usage.
  */
+import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import {
@@ -78,6 +79,27 @@ async function main(argv: readonly string[]): Promise<void> {
       logger,
       baseDir: REPO_ROOT,
     });
+    if (line.command.kind === 'retrain') {
+      const requestId = randomUUID();
+      await producer.send('retrain.requests', [
+        {
+          key: requestId,
+          value: {
+            eventId: randomUUID(),
+            eventTime: Date.now(),
+            requestId,
+            modelName: line.model ?? config.modelName,
+            trigger: 'MANUAL',
+            reason: line.command.reason,
+            requestedBy: line.actor ?? `${userInfo().username}@cli`,
+            episodeId: null,
+            options: line.command.options,
+          },
+        },
+      ]);
+      console.log(line.json ? JSON.stringify({ requestId }) : `retrain requested: ${requestId}`);
+      return;
+    }
     await runRegistryCommand(line.command, {
       registry,
       modelName: line.model ?? config.modelName,

@@ -28,6 +28,10 @@ export const USAGE = `usage: npm run mlops -- <command>
   registry bootstrap                    first start: register + decide the committed model;
                                         later: re-publish production's deployment
   registry sync                         re-publish production's deployment
+  retrain --reason "why" [--seed <n>] [--shuffle-labels]
+                                        ask the retrainer for a candidate trained on recent
+                                        labelled traffic (--shuffle-labels: test hook, trains
+                                        on shuffled labels so the promoter must block it)
 
 options: --model <name> (default MODEL_NAME or "sentiment"), --actor <who> (default $USER@cli),
          --json (machine-readable output)`;
@@ -45,7 +49,12 @@ export type Command =
       readonly parent?: string;
     }
   | { readonly kind: 'registry.bootstrap' }
-  | { readonly kind: 'registry.sync' };
+  | { readonly kind: 'registry.sync' }
+  | {
+      readonly kind: 'retrain';
+      readonly reason: string;
+      readonly options: Readonly<Record<string, string>>;
+    };
 
 export interface ParsedCommandLine {
   readonly command: Command;
@@ -75,6 +84,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
         model: { type: 'string' },
         actor: { type: 'string' },
         json: { type: 'boolean', default: false },
+        seed: { type: 'string' },
+        'shuffle-labels': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     });
@@ -92,6 +103,25 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     if (rest.length > 0) throw new UsageError(`${group} ${name} takes no arguments`);
   };
   let command: Command;
+  if (group === 'retrain') {
+    if (name !== undefined) throw new UsageError('retrain takes no arguments');
+    if (values.seed !== undefined && !/^\d+$/.test(values.seed)) {
+      throw new UsageError('--seed must be a non-negative integer');
+    }
+    return {
+      command: {
+        kind: 'retrain',
+        reason: requireReason(values.reason),
+        options: {
+          ...(values.seed !== undefined ? { seed: values.seed } : {}),
+          ...(values['shuffle-labels'] ? { shuffleLabels: 'true' } : {}),
+        },
+      },
+      ...(values.model ? { model: values.model } : {}),
+      ...(values.actor ? { actor: values.actor } : {}),
+      json: values.json ?? false,
+    };
+  }
   if (group !== 'registry') throw new UsageError(`unknown command group: ${group ?? '(none)'}`);
   switch (name) {
     case 'list':

@@ -199,6 +199,8 @@ export async function runRegistryCommand(
       );
       return;
     }
+    case 'retrain':
+      throw new Error('retrain is not a registry command');
     case 'registry.sync': {
       const version = await registry.syncDeployment(modelName);
       out({ version }, () =>

@@ -7,3 +7,4 @@ export * from './shutdown.ts';
 export * from './metrics.ts';
 export * from './ids.ts';
 export * from './http.ts';
+export * from './run-in-worker.ts';

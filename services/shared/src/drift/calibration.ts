@@ -298,3 +298,11 @@ export function calibrateThresholds(
     domainAuc,
   };
 }
+
+/**
+ * Key of a stored calibration (thresholds live with a model version, one set per key): a
+ * change of window size, alpha, or whether the domain classifier is calibrated recalibrates.
+ */
+export function calibrationKey(windowSize: number, alpha: number, classifier: boolean): string {
+  return `w${windowSize}-a${alpha}${classifier ? '-auc' : ''}`;
+}

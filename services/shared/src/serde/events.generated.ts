@@ -148,10 +148,39 @@ export interface RetrainRequest {
   readonly reason: string;
   readonly requestedBy: string;
   readonly episodeId: null | string;
+  /** Training options for this request (e.g. seed). Test hook: shuffleLabels=true trains on shuffled labels, to prove the promoter blocks a bad candidate. */
+  readonly options: Record<string, string>;
 }
 
 export type RetrainTrigger = 'DRIFT' | 'MANUAL';
 export const RetrainTriggerValues = ['DRIFT', 'MANUAL'] as const;
+
+/** What the retrainer is doing about a trigger (topic retrain.status, key = triggerId): waiting for labels, training (with progress), candidate registered, or failed. */
+export interface RetrainStatus {
+  /** Unique id of this event (UUID); consumers de-duplicate on it. */
+  readonly eventId: string;
+  /** When the event happened, ms since the Unix epoch (UTC). */
+  readonly eventTime: number;
+  readonly modelName: string;
+  /** The drift episode id or the retrain request id this is about. */
+  readonly triggerId: string;
+  readonly trigger: RetrainStatusTrigger;
+  readonly state: RetrainState;
+  /** Labelled recent predictions available. */
+  readonly labelled: number;
+  /** Labelled predictions needed to train. */
+  readonly required: number;
+  /** Training progress in [0, 1] while TRAINING. */
+  readonly progress: null | number;
+  readonly candidateVersion: null | string;
+  readonly message: string;
+}
+
+export type RetrainStatusTrigger = 'DRIFT' | 'MANUAL';
+export const RetrainStatusTriggerValues = ['DRIFT', 'MANUAL'] as const;
+
+export type RetrainState = 'WAITING_FOR_LABELS' | 'TRAINING' | 'CANDIDATE' | 'FAILED';
+export const RetrainStateValues = ['WAITING_FOR_LABELS', 'TRAINING', 'CANDIDATE', 'FAILED'] as const;
 
 /** A review to score, published by upstream producers (topic reviews, key = reviewId). */
 export interface Review {
@@ -177,12 +206,14 @@ export interface TopicValues {
   'predictions': Prediction;
   'drift.events': DriftEvent;
   'retrain.requests': RetrainRequest;
+  'retrain.status': RetrainStatus;
   'models.candidates': ModelCandidate;
   'models.deployments': Deployment;
   'dlq.reviews': DeadLetter;
   'dlq.predictions': DeadLetter;
   'dlq.drift.events': DeadLetter;
   'dlq.retrain.requests': DeadLetter;
+  'dlq.retrain.status': DeadLetter;
   'dlq.models.candidates': DeadLetter;
   'dlq.models.deployments': DeadLetter;
 }
@@ -200,5 +231,6 @@ export const SCHEMA_RECORD_NAMES = {
   'model-candidate': 'ModelCandidate',
   'prediction': 'Prediction',
   'retrain-request': 'RetrainRequest',
+  'retrain-status': 'RetrainStatus',
   'review': 'Review',
 } as const;

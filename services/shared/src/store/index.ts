@@ -5,3 +5,4 @@ export * from './migrate.ts';
 export * from './predictions.ts';
 export * from './registry.ts';
 export * from './drift-store.ts';
+export * from './training-data.ts';

@@ -1,0 +1,44 @@
+import {
+  type Env,
+  numberField,
+  parseConfig,
+  processConfigFields,
+  stringField,
+  intField,
+} from '#shared/common';
+import { backboneConfigFields } from '#shared/kafka';
+import { registryConfigFields } from '#shared/registry';
+import { clickhouseConfigFields } from '#shared/store';
+
+export const promoterConfigSchema = {
+  ...backboneConfigFields,
+  ...clickhouseConfigFields,
+  ...processConfigFields,
+  artifactRoot: registryConfigFields.artifactRoot,
+  minF1: registryConfigFields.minF1,
+  modelName: stringField('MODEL_NAME', 'Model whose candidates this promoter decides', {
+    default: 'sentiment',
+  }),
+  groupId: stringField('PROMOTER_GROUP_ID', 'Consumer group (one active member: one partition)', {
+    default: 'promoter',
+  }),
+  margin: numberField('PROMOTION_MARGIN', 'Required holdout-F1 gain over production', {
+    default: 0,
+    min: -1,
+    max: 1,
+  }),
+  guardrail: numberField('PROMOTION_GOLDEN_GUARDRAIL', 'Largest allowed golden-F1 drop', {
+    default: 0.02,
+    min: 0,
+    max: 1,
+  }),
+  metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
+    default: 9468,
+    min: 0,
+    max: 65535,
+  }),
+};
+
+export function parsePromoterConfig(env: Env) {
+  return parseConfig(promoterConfigSchema, env);
+}

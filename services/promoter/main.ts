@@ -1,0 +1,105 @@
+/**
+ * promoter: decides every candidate on `models.candidates` — scores it and production on the
+ * same evaluation data, promotes it only when it is at least as good (gated redeploy), logs
+ * every decision, publishes `models.deployments` on promotion. One partition, one consumer
+ * group: a single active promoter per model. Wiring only.
+ */
+import { resolve } from 'node:path';
+import {
+  closeServer,
+  createLogger,
+  createMetricsRegistry,
+  createShutdown,
+  installSignalHandlers,
+  startOpsServer,
+} from '#shared/common';
+import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
+import {
+  ArtifactStore,
+  GOLDEN_SET_PATH,
+  ModelWorker,
+  evaluate,
+  readLabelledTsv,
+} from '#shared/model';
+import { ModelRegistry } from '#shared/registry';
+import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
+import { REPO_ROOT } from '#shared/serde';
+import { RegistryStore, createClickHouse, migrate } from '#shared/store';
+import { createCandidateHandler } from './candidate-handler.ts';
+import { parsePromoterConfig } from './config.ts';
+
+const config = parsePromoterConfig(withLocalStackDefaults(process.env));
+const logger = createLogger('promoter', config.logLevel);
+const metrics = createMetricsRegistry('promoter');
+
+await migrate(config, logger);
+const clickhouse = createClickHouse(config);
+const store = new RegistryStore(clickhouse);
+const { kafka, codec, producer } = createBackbone(config, 'promoter', logger, metrics);
+const registry = new ModelRegistry({
+  store,
+  artifacts: new ArtifactStore(resolve(REPO_ROOT, config.artifactRoot)),
+  publishDeployment: (deployment) =>
+    producer.send('models.deployments', [{ key: deployment.modelName, value: deployment }]),
+  logger,
+  baseDir: REPO_ROOT,
+});
+
+let fatal: (error: unknown) => void = () => undefined;
+const runner = new ConsumerRunner({
+  kafka,
+  codec,
+  producer,
+  topic: 'models.candidates',
+  groupId: config.groupId,
+  service: 'promoter',
+  logger,
+  metrics: createRunnerMetrics(metrics),
+  fromBeginning: true,
+  onFatal: (error) => fatal(error),
+  handler: createCandidateHandler({
+    modelName: config.modelName,
+    policy: { margin: config.margin, guardrail: config.guardrail, minF1: config.minF1 },
+    registry,
+    store,
+    golden: readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH)),
+    // In a worker thread: the consumer keeps heartbeating while a model is scored.
+    evaluate: async (folder, data) => {
+      const worker = await ModelWorker.start(folder);
+      try {
+        return await evaluate((texts) => worker.score(texts), data);
+      } finally {
+        await worker.retire();
+      }
+    },
+    baseDir: REPO_ROOT,
+    actor: 'promoter',
+    logger,
+  }),
+});
+
+const ops = await startOpsServer(
+  metrics,
+  () => ({ consumer: runner.isRunning }),
+  config.metricsPort,
+);
+const shutdown = createShutdown({
+  logger,
+  graceMs: config.shutdownGraceMs,
+  steps: [
+    { name: 'stop consumer (finish the decision in progress)', run: () => runner.stop() },
+    { name: 'flush producer', run: () => producer.disconnect() },
+    { name: 'close clickhouse', run: () => clickhouse.close() },
+    { name: 'close ops server', run: () => closeServer(ops) },
+  ],
+});
+fatal = (error) => {
+  logger.fatal({ err: error }, 'consumer cannot continue');
+  void shutdown('fatal consumer error');
+};
+installSignalHandlers(shutdown);
+
+await producer.connect();
+await codec.registerAll();
+await runner.start();
+logger.info({ model: config.modelName, groupId: config.groupId }, 'promoter running');

@@ -1,0 +1,85 @@
+import {
+  type Env,
+  intField,
+  listField,
+  numberField,
+  parseConfig,
+  processConfigFields,
+  stringField,
+} from '#shared/common';
+import { backboneConfigFields } from '#shared/kafka';
+import { registryConfigFields } from '#shared/registry';
+import { clickhouseConfigFields } from '#shared/store';
+
+export const retrainerConfigSchema = {
+  ...backboneConfigFields,
+  ...clickhouseConfigFields,
+  ...processConfigFields,
+  artifactRoot: registryConfigFields.artifactRoot,
+  bootstrapModelDir: registryConfigFields.bootstrapModelDir,
+  modelName: stringField('MODEL_NAME', 'Model this retrainer trains candidates for', {
+    default: 'sentiment',
+  }),
+  groupId: stringField('RETRAINER_GROUP_ID', 'Consumer group (one active member)', {
+    default: 'retrainer',
+  }),
+  workDir: stringField('RETRAIN_WORK_DIR', 'Scratch folder for candidate folders', {
+    default: 'var/retrainer',
+  }),
+  segments: listField(
+    'RETRAIN_SEGMENTS',
+    "Drift segments that trigger retraining ('*' = all traffic)",
+    {
+      default: ['*'],
+    },
+  ),
+  // docs/retraining.md: +4 F1 points on IMDB from 500 labels, +7 from 2,000.
+  minLabels: intField('RETRAIN_MIN_LABELS', 'Labelled recent predictions needed to train', {
+    default: 500,
+    min: 10,
+  }),
+  maxRows: intField('RETRAIN_MAX_ROWS', 'Newest labelled predictions used at most', {
+    default: 20_000,
+    min: 10,
+  }),
+  holdoutFraction: numberField('RETRAIN_HOLDOUT_FRACTION', 'Share of recent data held out', {
+    default: 0.25,
+    min: 0.05,
+    max: 0.9,
+  }),
+  lookbackMs: intField('RETRAIN_LOOKBACK_MS', 'Manual requests: labelled data of this long', {
+    default: 86_400_000,
+    min: 1,
+  }),
+  referenceRatio: numberField('RETRAIN_REFERENCE_RATIO', 'Reference rows mixed in per recent row', {
+    default: 1,
+    min: 0,
+    max: 10,
+  }),
+  l2sp: numberField('RETRAIN_L2SP', 'L2 penalty toward the parent head', {
+    default: 0.001,
+    min: 0,
+  }),
+  maxEpochs: intField('RETRAIN_MAX_EPOCHS', 'Epochs at most (early stopping ends sooner)', {
+    default: 12,
+    min: 1,
+  }),
+  windowSize: intField('DRIFT_WINDOW_SIZE', "The drift detector's W (candidate thresholds)", {
+    default: 200,
+    min: 20,
+  }),
+  alpha: numberField('DRIFT_ALPHA', "The drift detector's alpha", {
+    default: 0.001,
+    min: 1e-6,
+    max: 0.5,
+  }),
+  metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
+    default: 9467,
+    min: 0,
+    max: 65535,
+  }),
+};
+
+export function parseRetrainerConfig(env: Env) {
+  return parseConfig(retrainerConfigSchema, env);
+}

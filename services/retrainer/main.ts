@@ -1,0 +1,209 @@
+/**
+ * retrainer: turns DRIFT events (drift.events) and retrain requests (retrain.requests) into
+ * candidate versions on `models.candidates`. One candidate per drift episode or request;
+ * offsets are committed only after the candidate is registered and announced, so a crash
+ * mid-training retrains that trigger once after restart. Too few labels: a status event on
+ * `retrain.status` and a retriable error (the consumer retries until labels arrive).
+ * Wiring only.
+ */
+import { join, resolve } from 'node:path';
+import {
+  closeServer,
+  createLogger,
+  createMetricsRegistry,
+  createShutdown,
+  installSignalHandlers,
+  runInWorker,
+  startOpsServer,
+} from '#shared/common';
+import { calibrateInWorker } from '#shared/drift';
+import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
+import {
+  ArtifactStore,
+  GOLDEN_SET_PATH,
+  ModelWorker,
+  evaluate,
+  readLabelledTsv,
+} from '#shared/model';
+import { ModelRegistry } from '#shared/registry';
+import { type BatchHandler, ConsumerRunner, createRunnerMetrics } from '#shared/runner';
+import { REPO_ROOT } from '#shared/serde';
+import {
+  RegistryStore,
+  countLabelledPredictions,
+  createClickHouse,
+  migrate,
+  readLabelledPredictions,
+} from '#shared/store';
+import { parseRetrainerConfig } from './config.ts';
+import { type RetrainDeps, retrain } from './retrain.ts';
+import type { TrainProgress, TrainTaskInput, TrainTaskResult } from './train-task.ts';
+import { type Trigger, triggerFromDriftEvent, triggerFromRequest } from './triggers.ts';
+
+const config = parseRetrainerConfig(withLocalStackDefaults(process.env));
+const logger = createLogger('retrainer', config.logLevel);
+const metrics = createMetricsRegistry('retrainer');
+
+await migrate(config, logger);
+const clickhouse = createClickHouse(config);
+const store = new RegistryStore(clickhouse);
+const { kafka, codec, producer } = createBackbone(config, 'retrainer', logger, metrics);
+const registry = new ModelRegistry({
+  store,
+  artifacts: new ArtifactStore(resolve(REPO_ROOT, config.artifactRoot)),
+  publishDeployment: (deployment) =>
+    producer.send('models.deployments', [{ key: deployment.modelName, value: deployment }]),
+  logger,
+  baseDir: REPO_ROOT,
+});
+const golden = readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH));
+const workDir = resolve(REPO_ROOT, config.workDir);
+
+const deps = (heartbeat: () => Promise<void>): RetrainDeps => ({
+  modelName: config.modelName,
+  settings: {
+    minLabels: config.minLabels,
+    maxRows: config.maxRows,
+    holdoutFraction: config.holdoutFraction,
+    windowSize: config.windowSize,
+    alpha: config.alpha,
+  },
+  registry,
+  store,
+  baseDir: REPO_ROOT,
+  countLabelled: (version, sinceMs) =>
+    countLabelledPredictions(clickhouse, {
+      modelName: config.modelName,
+      modelVersion: version,
+      sinceMs,
+    }),
+  readLabelled: (version, sinceMs) =>
+    readLabelledPredictions(clickhouse, {
+      modelName: config.modelName,
+      modelVersion: version,
+      sinceMs,
+      maxRows: config.maxRows,
+    }),
+  train: async (request, onProgress) => {
+    const dim = request.recent[0]?.embedding.length ?? 0;
+    const recentX = new Float32Array(request.recent.length * dim);
+    request.recent.forEach((row, i) => recentX.set(row.embedding, i * dim));
+    const input: TrainTaskInput = {
+      parentFolder: request.parentFolder,
+      labelledReferenceFolder: resolve(REPO_ROOT, config.bootstrapModelDir),
+      outputFolder: join(workDir, `${config.modelName}-v${request.version}`),
+      recentX,
+      recentY: Int32Array.from(request.recent, (row) => row.label),
+      seed: request.seed,
+      shuffleLabels: request.shuffleLabels,
+      version: request.version,
+      parentVersion: request.parentVersion,
+      holdout: request.holdout,
+      description: request.description,
+      referenceRatio: config.referenceRatio,
+      l2sp: config.l2sp,
+      maxEpochs: config.maxEpochs,
+      createdMs: Date.now(),
+    };
+    return runInWorker<TrainTaskInput, TrainTaskResult, TrainProgress>(
+      new URL('./train-task.ts', import.meta.url),
+      input,
+      (progress) => onProgress(progress.fraction, progress.message),
+    );
+  },
+  evaluate: async (folder, data) => {
+    const worker = await ModelWorker.start(folder);
+    try {
+      return await evaluate((texts) => worker.score(texts), data);
+    } finally {
+      await worker.retire();
+    }
+  },
+  golden,
+  calibrate: (folder) =>
+    calibrateInWorker(folder, {
+      windowSize: config.windowSize,
+      alpha: config.alpha,
+      onProgress: (stage, done, total) => logger.debug({ stage, done, total }, 'calibrating'),
+    }),
+  publishCandidate: (candidate) =>
+    producer.send('models.candidates', [{ key: candidate.modelVersion, value: candidate }]),
+  publishStatus: (status) =>
+    producer.send('retrain.status', [{ key: status.triggerId, value: status }]),
+  heartbeat,
+  now: Date.now,
+  logger,
+});
+
+// One training at a time across both topics: versions are numbered in registration order.
+let queue: Promise<unknown> = Promise.resolve();
+function serialised<T>(work: () => Promise<T>): Promise<T> {
+  const next = queue.then(work, work);
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+function handlerOf<T>(toTrigger: (event: T) => Trigger | null): BatchHandler<T> {
+  return async (events, context) => {
+    for (const { event } of events) {
+      const trigger = toTrigger(event);
+      if (!trigger) continue;
+      logger.info({ trigger: trigger.id, kind: trigger.kind }, 'retraining triggered');
+      await serialised(() => retrain(trigger, deps(context.heartbeat)));
+    }
+  };
+}
+
+let fatal: (error: unknown) => void = () => undefined;
+const common = {
+  kafka,
+  codec,
+  producer,
+  groupId: config.groupId,
+  service: 'retrainer',
+  logger,
+  metrics: createRunnerMetrics(metrics),
+  onFatal: (error: unknown) => fatal(error),
+  // Waiting for labels is an outage-like retriable error: retried with backoff, not dead-lettered.
+  backoff: { initialMs: 2_000, maxMs: 30_000, factor: 2 },
+};
+const driftEvents = new ConsumerRunner({
+  ...common,
+  topic: 'drift.events',
+  handler: handlerOf((event) =>
+    triggerFromDriftEvent(event, { modelName: config.modelName, segments: config.segments }),
+  ),
+});
+const requests = new ConsumerRunner({
+  ...common,
+  topic: 'retrain.requests',
+  handler: handlerOf((request) => triggerFromRequest(request, config.modelName, config.lookbackMs)),
+});
+
+const ops = await startOpsServer(
+  metrics,
+  () => ({ driftEvents: driftEvents.isRunning, requests: requests.isRunning }),
+  config.metricsPort,
+);
+const shutdown = createShutdown({
+  logger,
+  graceMs: config.shutdownGraceMs,
+  steps: [
+    { name: 'stop drift events consumer', run: () => driftEvents.stop() },
+    { name: 'stop retrain requests consumer', run: () => requests.stop() },
+    { name: 'flush producer', run: () => producer.disconnect() },
+    { name: 'close clickhouse', run: () => clickhouse.close() },
+    { name: 'close ops server', run: () => closeServer(ops) },
+  ],
+});
+fatal = (error) => {
+  logger.fatal({ err: error }, 'consumer cannot continue');
+  void shutdown('fatal consumer error');
+};
+installSignalHandlers(shutdown);
+
+await producer.connect();
+await codec.registerAll();
+await driftEvents.start();
+await requests.start();
+logger.info({ model: config.modelName, groupId: config.groupId }, 'retrainer running');
