@@ -159,7 +159,6 @@ const common = {
   kafka,
   codec,
   producer,
-  groupId: config.groupId,
   service: 'retrainer',
   logger,
   metrics: createRunnerMetrics(metrics),
@@ -167,8 +166,11 @@ const common = {
   // Waiting for labels is an outage-like retriable error: retried with backoff, not dead-lettered.
   backoff: { initialMs: 2_000, maxMs: 30_000, factor: 2 },
 };
+// A group per topic (one group over two topics with different subscriptions confuses the
+// assignment); each topic has one partition, so each group has one active member.
 const driftEvents = new ConsumerRunner({
   ...common,
+  groupId: `${config.groupId}-drift-events`,
   topic: 'drift.events',
   handler: handlerOf((event) =>
     triggerFromDriftEvent(event, { modelName: config.modelName, segments: config.segments }),
@@ -176,6 +178,7 @@ const driftEvents = new ConsumerRunner({
 });
 const requests = new ConsumerRunner({
   ...common,
+  groupId: `${config.groupId}-requests`,
   topic: 'retrain.requests',
   handler: handlerOf((request) => triggerFromRequest(request, config.modelName, config.lookbackMs)),
 });

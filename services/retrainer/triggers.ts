@@ -3,6 +3,7 @@
  * `drift.events`, or a request on `retrain.requests` (the ops CLI). Each becomes a Trigger
  * whose id is the unit of idempotency: one candidate per drift episode or per request.
  */
+import { createHash } from 'node:crypto';
 import type { DriftEvent, RetrainRequest } from '#shared/serde';
 
 export interface Trigger {
@@ -81,14 +82,10 @@ export function triggerFromRequest(
 }
 
 /**
- * Deterministic held-out split by event id (FNV-1a hash): the same prediction is always on
- * the same side, whichever run or restart reads it, so held-out data is never trained on.
+ * Deterministic held-out split by event id (the first 32 bits of its SHA-256): the same
+ * prediction is always on the same side, whichever run or restart reads it, so held-out data
+ * is never trained on.
  */
 export function isHeldOut(eventId: string, fraction: number): boolean {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < eventId.length; i++) {
-    hash ^= eventId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash / 0x1_0000_0000 < fraction;
+  return createHash('sha256').update(eventId).digest().readUInt32BE(0) / 0x1_0000_0000 < fraction;
 }

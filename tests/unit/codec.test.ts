@@ -61,6 +61,17 @@ describe('EventCodec', () => {
     expect(await codec.decode('reviews', bytes)).toEqual({ schemaId, value: review });
   });
 
+  it('registers the schema with its defaults (a BACKWARD registry needs them to evolve)', async () => {
+    const registry = new MemoryRegistry();
+    const codec = new EventCodec(registry, loadCatalogue());
+    const id = await codec.schemaIdFor('retrain.requests');
+    const registered = JSON.parse(registry.schemas.get(id)!) as {
+      fields: { name: string; default?: unknown }[];
+    };
+    expect(registered.fields.find((f) => f.name === 'episodeId')).toHaveProperty('default', null);
+    expect(registered.fields.find((f) => f.name === 'options')).toHaveProperty('default', {});
+  });
+
   it('refuses to encode a value that does not match the schema, naming the fields', async () => {
     const codec = new EventCodec(new MemoryRegistry(), loadCatalogue());
     const bad = { ...review, text: 42, groundTruth: 'MAYBE' } as unknown as Review;

@@ -94,9 +94,11 @@ export class EventCodec {
     const binding = this.binding(topic);
     if (binding.schemaId === undefined) {
       try {
+        // exportAttrs: with the fields' defaults (and docs). Without them the registered
+        // schema has no defaults, and the registry's BACKWARD check refuses every new field.
         binding.schemaId = await this.registry.register(
           binding.subject,
-          JSON.stringify(binding.readerType.schema()),
+          JSON.stringify(binding.readerType.schema({ exportAttrs: true })),
         );
       } catch (error) {
         throw registryError(error, `registering ${binding.subject}`);
