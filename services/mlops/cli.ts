@@ -1,13 +1,15 @@
 /**
  * mlops: the operators' command line (`npm run mlops -- <command>`; `--help` lists them).
- * Wiring only: parse the command line and config, build adapters (ClickHouse, Kafka, the
- * artifact store), run one command, close everything. Exit codes: 0 done, 1 failed, 2 usage.
+ * Wiring only: parse the command line, then each command parses the config it needs and
+ * builds only its own adapters (registry: ClickHouse + migrations, Kafka producer, artifact
+ * store; retrain: producer; drift status: ClickHouse, read-only; drift watch: a consumer),
+ * runs, and closes them. The registry wiring (model runtime included) is loaded only for
+ * registry and retrain commands, so the drift commands start quickly.
+ * Exit codes: 0 done, 1 failed, 2 usage.
  */
-import { randomUUID } from 'node:crypto';
-import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import {
   AppError,
+  type Env,
   createLogger,
   createMetricsRegistry,
   describeError,
@@ -16,103 +18,112 @@ import {
 } from '#shared/common';
 import { backboneConfigFields, createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import {
-  ArtifactStore,
-  GOLDEN_SET_PATH,
-  SentimentEngine,
-  evaluate,
-  modelConfigFields,
-  readLabelledTsv,
-} from '#shared/model';
-import { ModelRegistry, registryConfigFields } from '#shared/registry';
-import { REPO_ROOT } from '#shared/serde';
-import { RegistryStore, clickhouseConfigFields, createClickHouse, migrate } from '#shared/store';
-import { UsageError, parseCommandLine } from './commands.ts';
-import { runRegistryCommand } from './registry-commands.ts';
+  classifyClickHouseError,
+  clickhouseConfigFields,
+  createClickHouse,
+  latestDriftChecks,
+} from '#shared/store';
+import {
+  type DriftCommand,
+  type ParsedCommandLine,
+  UsageError,
+  parseCommandLine,
+} from './commands.ts';
+import { runDriftStatus } from './drift-commands.ts';
+import { watchDriftEvents } from './drift-watch.ts';
+import { colourWanted, painter } from './render.ts';
 
-const { modelName: modelNameField } = modelConfigFields;
-const schema = {
-  ...backboneConfigFields,
-  ...clickhouseConfigFields,
-  ...registryConfigFields,
-  ...processConfigFields,
-  modelName: modelNameField,
-};
+const driftStatusSchema = { ...clickhouseConfigFields, ...processConfigFields };
+const driftWatchSchema = { ...backboneConfigFields, ...processConfigFields };
 
-async function evaluateGolden(folder: string) {
-  const engine = await SentimentEngine.load(folder);
+const print = (text: string) => console.log(text);
+
+async function driftStatusCommand(line: ParsedCommandLine, env: Env): Promise<void> {
+  const config = parseConfig(driftStatusSchema, env);
+  const clickhouse = createClickHouse(config);
   try {
-    return await evaluate(
-      (texts) => engine.score(texts),
-      readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH)),
-    );
+    await runDriftStatus({
+      readStatus: async (query) => {
+        try {
+          return await latestDriftChecks(clickhouse, query);
+        } catch (error) {
+          throw classifyClickHouseError(error);
+        }
+      },
+      ...(line.model === undefined ? {} : { modelName: line.model }),
+      json: line.json,
+      paint: painter(colourWanted(process.stdout, process.env)),
+      now: Date.now,
+      print,
+    });
   } finally {
-    await engine.release();
+    await clickhouse.close();
+  }
+}
+
+/** Grace for stopping the consumer after Ctrl-C; a second Ctrl-C exits at once. */
+const WATCH_STOP_GRACE_MS = 10_000;
+
+async function driftWatchCommand(
+  line: ParsedCommandLine,
+  command: Extract<DriftCommand, { kind: 'drift.watch' }>,
+  env: Env,
+): Promise<void> {
+  const config = parseConfig(driftWatchSchema, env);
+  const logger = createLogger('mlops', config.logLevel, 'stderr');
+  const { kafka, codec } = createBackbone(
+    config,
+    'mlops-drift-watch',
+    logger,
+    createMetricsRegistry('mlops'),
+  );
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      console.error(`${signal} again: exiting without a clean stop`);
+      process.exit(130);
+    }
+    console.error(`${signal}: stopping`);
+    stop.abort();
+    setTimeout(() => {
+      console.error(`error: consumer did not stop within ${WATCH_STOP_GRACE_MS} ms`);
+      process.exit(1);
+    }, WATCH_STOP_GRACE_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await watchDriftEvents({
+      kafka,
+      decode: async (value) => (await codec.decode('drift.events', value)).value,
+      fromBeginning: command.fromBeginning,
+      ...(line.model === undefined ? {} : { modelName: line.model }),
+      json: line.json,
+      paint: painter(colourWanted(process.stdout, process.env)),
+      now: Date.now,
+      signal: stop.signal,
+      print,
+      warn: (text) => console.error(text),
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
 async function main(argv: readonly string[]): Promise<void> {
   const line = parseCommandLine(argv);
-  const config = parseConfig(schema, {
-    LOG_LEVEL: 'warn',
-    ...withLocalStackDefaults(process.env),
-  });
-  const logger = createLogger('mlops', config.logLevel, 'stderr');
-  await migrate(config, logger);
-  const clickhouse = createClickHouse(config);
-  const { codec, producer } = createBackbone(
-    config,
-    'mlops-cli',
-    logger,
-    createMetricsRegistry('mlops'),
-  );
-  try {
-    await producer.connect();
-    const registry = new ModelRegistry({
-      store: new RegistryStore(clickhouse),
-      artifacts: new ArtifactStore(resolve(REPO_ROOT, config.artifactRoot)),
-      publishDeployment: async (deployment) => {
-        await codec.schemaIdFor('models.deployments');
-        await producer.send('models.deployments', [
-          { key: deployment.modelName, value: deployment },
-        ]);
-      },
-      logger,
-      baseDir: REPO_ROOT,
-    });
-    if (line.command.kind === 'retrain') {
-      const requestId = randomUUID();
-      await producer.send('retrain.requests', [
-        {
-          key: requestId,
-          value: {
-            eventId: randomUUID(),
-            eventTime: Date.now(),
-            requestId,
-            modelName: line.model ?? config.modelName,
-            trigger: 'MANUAL',
-            reason: line.command.reason,
-            requestedBy: line.actor ?? `${userInfo().username}@cli`,
-            episodeId: null,
-            options: line.command.options,
-          },
-        },
-      ]);
-      console.log(line.json ? JSON.stringify({ requestId }) : `retrain requested: ${requestId}`);
-      return;
-    }
-    await runRegistryCommand(line.command, {
-      registry,
-      modelName: line.model ?? config.modelName,
-      actor: line.actor ?? `${userInfo().username}@cli`,
-      minF1: config.minF1,
-      bootstrapModelDir: resolve(REPO_ROOT, config.bootstrapModelDir),
-      evaluateGolden,
-      print: (text) => console.log(text),
-      json: line.json,
-    });
-  } finally {
-    await producer.disconnect();
-    await clickhouse.close();
+  const env: Env = { LOG_LEVEL: 'warn', ...withLocalStackDefaults(process.env) };
+  const { command } = line;
+  switch (command.kind) {
+    case 'drift.status':
+      return driftStatusCommand(line, env);
+    case 'drift.watch':
+      return driftWatchCommand(line, command, env);
+    case 'retrain':
+      return (await import('./registry-wiring.ts')).retrainCommand(line, command, env);
+    default:
+      return (await import('./registry-wiring.ts')).registryCommand(line, command, env);
   }
 }
 

@@ -32,9 +32,13 @@ export const USAGE = `usage: npm run mlops -- <command>
                                         ask the retrainer for a candidate trained on recent
                                         labelled traffic (--shuffle-labels: test hook, trains
                                         on shuffled labels so the promoter must block it)
+  drift watch [--from-beginning]        follow drift.events as it happens, one line per event
+                                        (until Ctrl-C; from now on, or the whole topic)
+  drift status                          the latest drift check per model, version and segment
 
-options: --model <name> (default MODEL_NAME or "sentiment"), --actor <who> (default $USER@cli),
-         --json (machine-readable output)`;
+options: --model <name> (default MODEL_NAME or "sentiment"; for drift commands a filter,
+         default every model), --actor <who> (default $USER@cli), --json (machine-readable
+         output)`;
 
 export type Command =
   | { readonly kind: 'registry.list' }
@@ -50,11 +54,16 @@ export type Command =
     }
   | { readonly kind: 'registry.bootstrap' }
   | { readonly kind: 'registry.sync' }
+  | { readonly kind: 'drift.watch'; readonly fromBeginning: boolean }
+  | { readonly kind: 'drift.status' }
   | {
       readonly kind: 'retrain';
       readonly reason: string;
       readonly options: Readonly<Record<string, string>>;
     };
+
+export type RegistryCommand = Extract<Command, { readonly kind: `registry.${string}` }>;
+export type DriftCommand = Extract<Command, { readonly kind: `drift.${string}` }>;
 
 export interface ParsedCommandLine {
   readonly command: Command;
@@ -86,6 +95,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
         json: { type: 'boolean', default: false },
         seed: { type: 'string' },
         'shuffle-labels': { type: 'boolean', default: false },
+        'from-beginning': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     });
@@ -103,6 +113,28 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     if (rest.length > 0) throw new UsageError(`${group} ${name} takes no arguments`);
   };
   let command: Command;
+  if (values['from-beginning'] && !(group === 'drift' && name === 'watch')) {
+    throw new UsageError('--from-beginning is an option of drift watch only');
+  }
+  if (group === 'drift') {
+    switch (name) {
+      case 'watch':
+        none();
+        command = { kind: 'drift.watch', fromBeginning: values['from-beginning'] ?? false };
+        break;
+      case 'status':
+        none();
+        command = { kind: 'drift.status' };
+        break;
+      default:
+        throw new UsageError(`unknown drift command: ${name ?? '(none)'}`);
+    }
+    return {
+      command,
+      ...(values.model ? { model: values.model } : {}),
+      json: values.json ?? false,
+    };
+  }
   if (group === 'retrain') {
     if (name !== undefined) throw new UsageError('retrain takes no arguments');
     if (values.seed !== undefined && !/^\d+$/.test(values.seed)) {

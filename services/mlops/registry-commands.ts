@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import type { ClassificationMetrics } from '#shared/model';
 import type { ModelRegistry, VersionView } from '#shared/registry';
 import type { DecisionRecord } from '#shared/store';
-import type { Command } from './commands.ts';
+import type { RegistryCommand } from './commands.ts';
+import { iso, renderTable } from './render.ts';
 
 export interface RegistryCommandDeps {
   readonly registry: ModelRegistry;
@@ -18,24 +19,6 @@ export interface RegistryCommandDeps {
   readonly evaluateGolden: (folder: string) => Promise<ClassificationMetrics>;
   readonly print: (line: string) => void;
   readonly json: boolean;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-/** Columns padded to their widest cell. */
-export function renderTable(
-  header: readonly string[],
-  rows: readonly (readonly string[])[],
-): string {
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
 }
 
 const score = (value: number | null | undefined) =>
@@ -85,7 +68,7 @@ function readReference(folder: string): { centroid: number[] } {
 }
 
 export async function runRegistryCommand(
-  command: Command,
+  command: RegistryCommand,
   deps: RegistryCommandDeps,
 ): Promise<void> {
   const { registry, modelName, actor, print } = deps;
@@ -199,8 +182,6 @@ export async function runRegistryCommand(
       );
       return;
     }
-    case 'retrain':
-      throw new Error('retrain is not a registry command');
     case 'registry.sync': {
       const version = await registry.syncDeployment(modelName);
       out({ version }, () =>

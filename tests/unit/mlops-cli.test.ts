@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError, parseCommandLine } from '../../services/mlops/commands.ts';
-import { renderTable } from '../../services/mlops/registry-commands.ts';
+import { renderTable } from '../../services/mlops/render.ts';
 
 describe('mlops command line', () => {
   it('parses registry commands with their options', () => {
@@ -25,6 +25,27 @@ describe('mlops command line', () => {
     });
   });
 
+  it('parses drift commands: --model filters, --from-beginning for watch only', () => {
+    expect(parseCommandLine(['drift', 'status'])).toEqual({
+      command: { kind: 'drift.status' },
+      json: false,
+    });
+    expect(parseCommandLine(['drift', 'status', '--model', 'm', '--json'])).toEqual({
+      command: { kind: 'drift.status' },
+      model: 'm',
+      json: true,
+    });
+    expect(parseCommandLine(['drift', 'watch'])).toEqual({
+      command: { kind: 'drift.watch', fromBeginning: false },
+      json: false,
+    });
+    expect(parseCommandLine(['drift', 'watch', '--from-beginning', '--model', 'm'])).toEqual({
+      command: { kind: 'drift.watch', fromBeginning: true },
+      model: 'm',
+      json: false,
+    });
+  });
+
   it('requires a reason for every production change', () => {
     expect(() => parseCommandLine(['registry', 'promote', '2'])).toThrow(/--reason/);
     expect(() => parseCommandLine(['registry', 'rollback', '--reason', '   '])).toThrow(/--reason/);
@@ -40,6 +61,10 @@ describe('mlops command line', () => {
       ['registry', 'list', 'extra'],
       ['registry', 'register', 'folder'],
       ['registry', 'list', '--force'],
+      ['drift'],
+      ['drift', 'watch', 'extra'],
+      ['drift', 'status', '--from-beginning'],
+      ['registry', 'list', '--from-beginning'],
     ]) {
       expect(() => parseCommandLine(argv), argv.join(' ')).toThrow(UsageError);
     }
@@ -64,5 +89,10 @@ describe('mlops command line', () => {
         ],
       ),
     ).toBe('A    BB\nxxx  y\nz');
+  });
+
+  it('aligns cells by their visible width, ignoring ANSI colour codes', () => {
+    const red = '\u001b[31mab\u001b[39m';
+    expect(renderTable(['X', 'Y'], [[red, '1']])).toBe(`X   Y\n${red}  1`);
   });
 });

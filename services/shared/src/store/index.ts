@@ -5,4 +5,5 @@ export * from './migrate.ts';
 export * from './predictions.ts';
 export * from './registry.ts';
 export * from './drift-store.ts';
+export * from './drift-status.ts';
 export * from './training-data.ts';

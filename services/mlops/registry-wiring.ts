@@ -1,0 +1,136 @@
+/**
+ * Wiring of the registry and retrain commands (loaded by cli.ts for those commands only: it
+ * pulls in the model runtime). Each builds its own adapters and closes them.
+ */
+import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import {
+  type Env,
+  createLogger,
+  createMetricsRegistry,
+  parseConfig,
+  processConfigFields,
+} from '#shared/common';
+import { backboneConfigFields, createBackbone } from '#shared/kafka';
+import {
+  ArtifactStore,
+  GOLDEN_SET_PATH,
+  SentimentEngine,
+  evaluate,
+  modelConfigFields,
+  readLabelledTsv,
+} from '#shared/model';
+import { ModelRegistry, registryConfigFields } from '#shared/registry';
+import { REPO_ROOT } from '#shared/serde';
+import { RegistryStore, clickhouseConfigFields, createClickHouse, migrate } from '#shared/store';
+import type { ParsedCommandLine, RegistryCommand } from './commands.ts';
+import { runRegistryCommand } from './registry-commands.ts';
+
+const { modelName: modelNameField } = modelConfigFields;
+
+const registrySchema = {
+  ...backboneConfigFields,
+  ...clickhouseConfigFields,
+  ...registryConfigFields,
+  ...processConfigFields,
+  modelName: modelNameField,
+};
+const retrainSchema = {
+  ...backboneConfigFields,
+  ...processConfigFields,
+  modelName: modelNameField,
+};
+
+const actorOf = (line: ParsedCommandLine) => line.actor ?? `${userInfo().username}@cli`;
+const print = (text: string) => console.log(text);
+
+async function evaluateGolden(folder: string) {
+  const engine = await SentimentEngine.load(folder);
+  try {
+    return await evaluate(
+      (texts) => engine.score(texts),
+      readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH)),
+    );
+  } finally {
+    await engine.release();
+  }
+}
+
+export async function registryCommand(
+  line: ParsedCommandLine,
+  command: RegistryCommand,
+  env: Env,
+): Promise<void> {
+  const config = parseConfig(registrySchema, env);
+  const logger = createLogger('mlops', config.logLevel, 'stderr');
+  await migrate(config, logger);
+  const clickhouse = createClickHouse(config);
+  const { codec, producer } = createBackbone(
+    config,
+    'mlops-cli',
+    logger,
+    createMetricsRegistry('mlops'),
+  );
+  try {
+    await producer.connect();
+    const registry = new ModelRegistry({
+      store: new RegistryStore(clickhouse),
+      artifacts: new ArtifactStore(resolve(REPO_ROOT, config.artifactRoot)),
+      publishDeployment: async (deployment) => {
+        await codec.schemaIdFor('models.deployments');
+        await producer.send('models.deployments', [
+          { key: deployment.modelName, value: deployment },
+        ]);
+      },
+      logger,
+      baseDir: REPO_ROOT,
+    });
+    await runRegistryCommand(command, {
+      registry,
+      modelName: line.model ?? config.modelName,
+      actor: actorOf(line),
+      minF1: config.minF1,
+      bootstrapModelDir: resolve(REPO_ROOT, config.bootstrapModelDir),
+      evaluateGolden,
+      print,
+      json: line.json,
+    });
+  } finally {
+    await producer.disconnect();
+    await clickhouse.close();
+  }
+}
+
+export async function retrainCommand(
+  line: ParsedCommandLine,
+  command: { readonly reason: string; readonly options: Readonly<Record<string, string>> },
+  env: Env,
+): Promise<void> {
+  const config = parseConfig(retrainSchema, env);
+  const logger = createLogger('mlops', config.logLevel, 'stderr');
+  const { producer } = createBackbone(config, 'mlops-cli', logger, createMetricsRegistry('mlops'));
+  await producer.connect();
+  try {
+    const requestId = randomUUID();
+    await producer.send('retrain.requests', [
+      {
+        key: requestId,
+        value: {
+          eventId: randomUUID(),
+          eventTime: Date.now(),
+          requestId,
+          modelName: line.model ?? config.modelName,
+          trigger: 'MANUAL',
+          reason: command.reason,
+          requestedBy: actorOf(line),
+          episodeId: null,
+          options: { ...command.options },
+        },
+      },
+    ]);
+    print(line.json ? JSON.stringify({ requestId }) : `retrain requested: ${requestId}`);
+  } finally {
+    await producer.disconnect();
+  }
+}
