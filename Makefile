@@ -1,5 +1,5 @@
 # Entry points. The local stack is a development stand-in (see README "Limits").
-.PHONY: up down status install test test-unit test-integration check gen model bench
+.PHONY: up down status install test test-unit test-integration check gen model bench demo
 
 up:             ## install what is missing and start the whole system on the local stack
 	bash infra/local-stack.sh up
@@ -39,3 +39,6 @@ bench: install  ## model, inference end-to-end and gateway benchmarks (print fig
 	npm run --silent bench:model
 	npm run --silent bench:inference
 	npm run --silent bench:gateway
+
+demo: install   ## the whole lifecycle on a stack of its own, narrated (about 4 minutes)
+	node --import tsx scripts/demo.ts

@@ -39,6 +39,8 @@ export interface PromoterDeps {
   readonly baseDir: string;
   readonly actor: string;
   readonly logger: Logger;
+  /** Test hook: runs after each decision, before the offset is committed. */
+  readonly afterDecision?: () => Promise<void>;
 }
 
 export function promotionDecisionId(modelName: string, version: string): string {
@@ -135,6 +137,7 @@ export function createCandidateHandler(deps: PromoterDeps): BatchHandler<ModelCa
     for (const { event } of events) {
       if (event.modelName !== deps.modelName) continue;
       await decideCandidate(deps, event);
+      await deps.afterDecision?.();
     }
   };
 }

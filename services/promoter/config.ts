@@ -32,6 +32,11 @@ export const promoterConfigSchema = {
     min: 0,
     max: 1,
   }),
+  testDelayAfterDecisionMs: intField(
+    'PROMOTER_TEST_DELAY_AFTER_DECISION_MS',
+    'Test hook: wait this long after a decision before committing (crash tests)',
+    { default: 0, min: 0 },
+  ),
   metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
     default: 9468,
     min: 0,

@@ -11,6 +11,7 @@ import {
   createMetricsRegistry,
   createShutdown,
   installSignalHandlers,
+  sleep,
   startOpsServer,
 } from '#shared/common';
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
@@ -75,6 +76,9 @@ const runner = new ConsumerRunner({
     baseDir: REPO_ROOT,
     actor: 'promoter',
     logger,
+    ...(config.testDelayAfterDecisionMs > 0
+      ? { afterDecision: () => sleep(config.testDelayAfterDecisionMs) }
+      : {}),
   }),
 });
 
