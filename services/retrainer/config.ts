@@ -51,6 +51,14 @@ export const retrainerConfigSchema = {
     default: 86_400_000,
     min: 1,
   }),
+  maxTriggerAgeMs: intField(
+    'RETRAIN_MAX_TRIGGER_AGE_MS',
+    'Older drift events and requests are skipped',
+    {
+      default: 86_400_000,
+      min: 1_000,
+    },
+  ),
   referenceRatio: numberField('RETRAIN_REFERENCE_RATIO', 'Reference rows mixed in per recent row', {
     default: 1,
     min: 0,

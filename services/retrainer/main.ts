@@ -143,11 +143,20 @@ function serialised<T>(work: () => Promise<T>): Promise<T> {
   return next;
 }
 
-function handlerOf<T>(toTrigger: (event: T) => Trigger | null): BatchHandler<T> {
+function handlerOf<T extends { eventTime: number }>(
+  toTrigger: (event: T) => Trigger | null,
+): BatchHandler<T> {
   return async (events, context) => {
     for (const { event } of events) {
       const trigger = toTrigger(event);
       if (!trigger) continue;
+      if (Date.now() - event.eventTime > config.maxTriggerAgeMs) {
+        logger.info(
+          { trigger: trigger.id },
+          'trigger older than RETRAIN_MAX_TRIGGER_AGE_MS; skipped',
+        );
+        continue;
+      }
       logger.info({ trigger: trigger.id, kind: trigger.kind }, 'retraining triggered');
       await serialised(() => retrain(trigger, deps(context.heartbeat)));
     }
@@ -165,6 +174,11 @@ const common = {
   onFatal: (error: unknown) => fatal(error),
   // Waiting for labels is an outage-like retriable error: retried with backoff, not dead-lettered.
   backoff: { initialMs: 2_000, maxMs: 30_000, factor: 2 },
+  // From the beginning: a member killed before its first commit leaves the group without
+  // offsets, and starting at the latest offset would skip the trigger it was working on.
+  // Triggers older than RETRAIN_MAX_TRIGGER_AGE_MS are skipped, and done ones are
+  // recognised by their id, so a first start does not retrain history.
+  fromBeginning: true,
 };
 // A group per topic (one group over two topics with different subscriptions confuses the
 // assignment); each topic has one partition, so each group has one active member.
