@@ -42,6 +42,7 @@ import {
   selectWindow,
 } from '#shared/drift';
 import { SentimentEngine } from '#shared/model';
+import { maximalPhrases } from '../lib/sst2.ts';
 import { REPO_ROOT } from '#shared/serde';
 
 const { values: args } = parseArgs({
@@ -209,32 +210,6 @@ const byLabel = (p: Pool, label: number): Pool => ({
   set: p.set,
   rows: p.rows.filter((r) => p.set.labels[r] === label),
 });
-
-/** Maximal train phrases (contained in no other train row): SST-2's full sentences. */
-function maximalPhrases(texts: readonly string[]): number[] {
-  const trimmed = texts.map((t) => t.trim());
-  const all = new Set(trimmed);
-  const contained = new Set<string>();
-  for (const text of trimmed) {
-    const tokens = text.split(' ');
-    for (let i = 0; i < tokens.length; i++) {
-      let span = '';
-      for (let j = i; j < tokens.length; j++) {
-        span = j === i ? tokens[i]! : `${span} ${tokens[j]}`;
-        if (!(i === 0 && j === tokens.length - 1) && all.has(span)) contained.add(span);
-      }
-    }
-  }
-  const seen = new Set<string>();
-  const out: number[] = [];
-  trimmed.forEach((text, i) => {
-    if (!contained.has(text) && !seen.has(text)) {
-      seen.add(text);
-      out.push(i);
-    }
-  });
-  return out;
-}
 
 const normaliseText = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, '');
 

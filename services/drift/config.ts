@@ -4,12 +4,11 @@ import {
   enumField,
   intField,
   listField,
-  numberField,
   parseConfig,
   processConfigFields,
   stringField,
 } from '#shared/common';
-import type { InputStatistic } from '#shared/drift';
+import { type InputStatistic, driftCalibrationConfigFields } from '#shared/drift';
 import { backboneConfigFields } from '#shared/kafka';
 import { registryConfigFields } from '#shared/registry';
 import { clickhouseConfigFields } from '#shared/store';
@@ -52,16 +51,7 @@ export const driftConfigSchema = {
       default: 'count',
     },
   ),
-  windowSize: intField(
-    'DRIFT_WINDOW_SIZE',
-    'W: predictions per window (count windows; calibration)',
-    {
-      // docs/drift.md: W = 200 meets every benchmark target; larger W flags MR's tokenisation.
-      default: 200,
-      min: 20,
-      max: 100_000,
-    },
-  ),
+  ...driftCalibrationConfigFields,
   windowMs: intField('DRIFT_WINDOW_MS', 'Window length for time windows', {
     default: 600_000,
     min: 1_000,
@@ -69,11 +59,6 @@ export const driftConfigSchema = {
   minWindowRows: intField('DRIFT_MIN_WINDOW_ROWS', 'Rows a window needs before it is judged', {
     default: 200,
     min: 1,
-  }),
-  alpha: numberField('DRIFT_ALPHA', 'False-alarm probability per window and statistic', {
-    default: 0.001,
-    min: 1e-6,
-    max: 0.5,
   }),
   driftAfter: intField('DRIFT_AFTER_WINDOWS', 'k: consecutive windows over threshold for DRIFT', {
     default: 2,

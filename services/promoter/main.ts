@@ -15,17 +15,11 @@ import {
   startOpsServer,
 } from '#shared/common';
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
-import {
-  ArtifactStore,
-  GOLDEN_SET_PATH,
-  ModelWorker,
-  evaluate,
-  readLabelledTsv,
-} from '#shared/model';
-import { ModelRegistry } from '#shared/registry';
+import { GOLDEN_SET_PATH, evaluateInWorker, readLabelledTsv } from '#shared/model';
+import { createModelRegistry } from '#shared/registry';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { REPO_ROOT } from '#shared/serde';
-import { RegistryStore, createClickHouse, migrate } from '#shared/store';
+import { createClickHouse, migrate } from '#shared/store';
 import { createCandidateHandler } from './candidate-handler.ts';
 import { parsePromoterConfig } from './config.ts';
 
@@ -35,15 +29,12 @@ const metrics = createMetricsRegistry('promoter');
 
 await migrate(config, logger);
 const clickhouse = createClickHouse(config);
-const store = new RegistryStore(clickhouse);
 const { kafka, codec, producer } = createBackbone(config, 'promoter', logger, metrics);
-const registry = new ModelRegistry({
-  store,
-  artifacts: new ArtifactStore(resolve(REPO_ROOT, config.artifactRoot)),
-  publishDeployment: (deployment) =>
-    producer.send('models.deployments', [{ key: deployment.modelName, value: deployment }]),
+const { registry, store } = createModelRegistry({
+  clickhouse,
+  producer,
+  artifactRoot: config.artifactRoot,
   logger,
-  baseDir: REPO_ROOT,
 });
 
 let fatal: (error: unknown) => void = () => undefined;
@@ -65,14 +56,7 @@ const runner = new ConsumerRunner({
     store,
     golden: readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH)),
     // In a worker thread: the consumer keeps heartbeating while a model is scored.
-    evaluate: async (folder, data) => {
-      const worker = await ModelWorker.start(folder);
-      try {
-        return await evaluate((texts) => worker.score(texts), data);
-      } finally {
-        await worker.retire();
-      }
-    },
+    evaluate: evaluateInWorker,
     baseDir: REPO_ROOT,
     actor: 'promoter',
     logger,

@@ -7,6 +7,7 @@ import {
   processConfigFields,
   stringField,
 } from '#shared/common';
+import { driftCalibrationConfigFields } from '#shared/drift';
 import { backboneConfigFields } from '#shared/kafka';
 import { registryConfigFields } from '#shared/registry';
 import { clickhouseConfigFields } from '#shared/store';
@@ -72,15 +73,8 @@ export const retrainerConfigSchema = {
     default: 12,
     min: 1,
   }),
-  windowSize: intField('DRIFT_WINDOW_SIZE', "The drift detector's W (candidate thresholds)", {
-    default: 200,
-    min: 20,
-  }),
-  alpha: numberField('DRIFT_ALPHA', "The drift detector's alpha", {
-    default: 0.001,
-    min: 1e-6,
-    max: 0.5,
-  }),
+  // The detector's window size and alpha: the candidate's thresholds are calibrated for them.
+  ...driftCalibrationConfigFields,
   metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
     default: 9467,
     min: 0,

@@ -18,18 +18,11 @@ import {
 } from '#shared/common';
 import { calibrateInWorker } from '#shared/drift';
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
-import {
-  ArtifactStore,
-  GOLDEN_SET_PATH,
-  ModelWorker,
-  evaluate,
-  readLabelledTsv,
-} from '#shared/model';
-import { ModelRegistry } from '#shared/registry';
+import { GOLDEN_SET_PATH, evaluateInWorker, readLabelledTsv } from '#shared/model';
+import { createModelRegistry } from '#shared/registry';
 import { type BatchHandler, ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { REPO_ROOT } from '#shared/serde';
 import {
-  RegistryStore,
   countLabelledPredictions,
   createClickHouse,
   migrate,
@@ -46,15 +39,12 @@ const metrics = createMetricsRegistry('retrainer');
 
 await migrate(config, logger);
 const clickhouse = createClickHouse(config);
-const store = new RegistryStore(clickhouse);
 const { kafka, codec, producer } = createBackbone(config, 'retrainer', logger, metrics);
-const registry = new ModelRegistry({
-  store,
-  artifacts: new ArtifactStore(resolve(REPO_ROOT, config.artifactRoot)),
-  publishDeployment: (deployment) =>
-    producer.send('models.deployments', [{ key: deployment.modelName, value: deployment }]),
+const { registry, store } = createModelRegistry({
+  clickhouse,
+  producer,
+  artifactRoot: config.artifactRoot,
   logger,
-  baseDir: REPO_ROOT,
 });
 const golden = readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH));
 const workDir = resolve(REPO_ROOT, config.workDir);
@@ -111,14 +101,7 @@ const deps = (heartbeat: () => Promise<void>): RetrainDeps => ({
       (progress) => onProgress(progress.fraction, progress.message),
     );
   },
-  evaluate: async (folder, data) => {
-    const worker = await ModelWorker.start(folder);
-    try {
-      return await evaluate((texts) => worker.score(texts), data);
-    } finally {
-      await worker.retire();
-    }
-  },
+  evaluate: evaluateInWorker,
   golden,
   calibrate: (folder) =>
     calibrateInWorker(folder, {

@@ -14,3 +14,4 @@ export * from './calibration.ts';
 export * from './evaluate.ts';
 export * from './hysteresis.ts';
 export * from './calibrate-in-worker.ts';
+export * from './config.ts';

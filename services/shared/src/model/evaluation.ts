@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { AppError } from '#shared/common';
+import { ModelWorker } from './model-worker.ts';
 
 export interface LabelledText {
   readonly text: string;
@@ -102,4 +103,17 @@ export async function evaluate(
     predicted,
     data.map((row) => row.label),
   );
+}
+
+/** Scores a model folder on labelled texts in a worker thread (the caller's event loop stays free). */
+export async function evaluateInWorker(
+  folder: string,
+  data: readonly LabelledText[],
+): Promise<ClassificationMetrics> {
+  const worker = await ModelWorker.start(folder);
+  try {
+    return await evaluate((texts) => worker.score(texts), data);
+  } finally {
+    await worker.retire();
+  }
 }

@@ -4,3 +4,4 @@
  */
 export * from './config.ts';
 export * from './model-registry.ts';
+export * from './wiring.ts';
