@@ -132,4 +132,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Head training builds on the model runtime and the drift statistics, nothing above them.
+    files: ['services/shared/src/training/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(#shared/(?!(common|model|drift)$)|\\.\\./)',
+              message:
+                'shared/training depends on shared/common, shared/model and shared/drift only (through #shared/<layer>)',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
