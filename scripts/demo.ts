@@ -19,9 +19,9 @@ import { SST2_DEV, readSst2, referenceSentences } from './lib/sst2.ts';
 
 const STACK = {
   STACK_DIR: resolve(REPO_ROOT, 'var/demo-stack'),
-  CLICKHOUSE_HTTP_PORT: '38123',
-  CLICKHOUSE_TCP_PORT: '39000',
-  SCHEMA_REGISTRY_PORT: '38081',
+  CLICKHOUSE_HTTP_PORT: '18523',
+  CLICKHOUSE_TCP_PORT: '19500',
+  SCHEMA_REGISTRY_PORT: '18581',
 };
 const MODEL = 'sentiment';
 const started = Date.now();
@@ -55,7 +55,7 @@ const env: NodeJS.ProcessEnv = {
   RETRAIN_WORK_DIR: `${STACK.STACK_DIR}/retrainer`,
   MODEL_NAME: MODEL,
   METRICS_PORT: '0',
-  GATEWAY_PORT: '38080',
+  GATEWAY_PORT: '18580',
   GATEWAY_HOST: '127.0.0.1',
   LOG_LEVEL: 'warn',
   DRIFT_POLL_MS: '250',
@@ -95,6 +95,8 @@ const { kafka, codec, producer } = createBackbone(
 );
 await producer.connect();
 const runners: ConsumerRunner<TopicName>[] = [];
+const seen = new Set<string>();
+let deployed = '1';
 function watch<T extends TopicName>(
   topic: T,
   onEvent: (event: TopicValues[T]) => void,
@@ -109,8 +111,14 @@ function watch<T extends TopicName>(
     logger,
     metrics: createRunnerMetrics(createMetricsRegistry(`demo-${topic}`)),
     fromBeginning: true,
+    // A redelivered event (after a rebalance) is shown once.
     handler: async (events) => {
-      for (const { event } of events) onEvent(event);
+      for (const { event } of events) {
+        const id = (event as { eventId: string }).eventId;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        onEvent(event);
+      }
     },
   });
   runners.push(runner as unknown as ConsumerRunner<TopicName>);
@@ -155,10 +163,16 @@ await Promise.all([
   }),
   watch('models.deployments', (event) => {
     if (event.modelName !== MODEL) return;
+    deployed = event.modelVersion;
     say(`deployment ${event.action} v${event.modelVersion} by ${event.actor}: ${event.reason}`);
   }),
   watch('predictions', (event) => {
-    if (event.modelName === MODEL && event.modelVersion !== serving) {
+    // Predictions of the version just deployed (late ones of the old version are in flight).
+    if (
+      event.modelName === MODEL &&
+      event.modelVersion === deployed &&
+      event.modelVersion !== serving
+    ) {
       serving = event.modelVersion;
       say(`predictions now carry version ${serving}`);
     }
@@ -217,7 +231,7 @@ try {
     240_000,
   );
   done = serving !== '1' && driftState === 'OK';
-  const gateway = await fetch('http://127.0.0.1:38080/v1/model')
+  const gateway = await fetch('http://127.0.0.1:18580/v1/model')
     .then((r) => r.json() as Promise<{ version: string }>)
     .catch(() => null);
   say(`gateway serves version ${gateway?.version ?? '?'}; stream predictions carry ${serving}`);

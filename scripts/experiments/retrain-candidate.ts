@@ -17,8 +17,9 @@ const { values } = parseArgs({
   options: {
     labels: { type: 'string', default: '2000' },
     test: { type: 'string', default: '1000' },
-    l2sp: { type: 'string', default: '0.001' },
-    ratio: { type: 'string', default: '1' },
+    l2sp: { type: 'string', default: '0.01' },
+    ratio: { type: 'string', default: '0.5' },
+    shuffle: { type: 'boolean', default: false },
   },
 });
 const labels = Number(values.labels);
@@ -59,14 +60,14 @@ const result = run(
     recentX,
     recentY,
     seed: 7,
-    shuffleLabels: false,
+    shuffleLabels: values.shuffle ?? false,
     version: 'exp',
     parentVersion: '1',
     holdout: test.slice(0, 50),
     description: { experiment: true },
     referenceRatio: Number(values.ratio),
     l2sp: Number(values.l2sp),
-    maxEpochs: 12,
+    maxEpochs: 20,
     createdMs: Date.now(),
   },
   (p) => console.error(`[retrain] ${p.message}`),

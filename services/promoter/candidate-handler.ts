@@ -19,11 +19,9 @@ import {
 import type { ModelRegistry } from '#shared/registry';
 import type { BatchHandler } from '#shared/runner';
 import type { ModelCandidate } from '#shared/serde';
+import { HOLDOUT_FILE } from '#shared/training';
 import type { ModelVersionRecord, RegistryStore } from '#shared/store';
 import { type ModelScores, type PromotionPolicy, decidePromotion } from './rule.ts';
-
-/** Where a candidate folder keeps its held-out recent data (written by the retrainer). */
-export const HOLDOUT_FILE = 'evaluation/holdout.tsv';
 
 export interface PromoterDeps {
   readonly modelName: string;

@@ -1,15 +1,23 @@
 /**
- * The training task (run in a worker thread by the retrainer): the parent's head, the recent
- * labelled rows plus a stratified sample of the labelled reference data (the bootstrap
- * model's SST-2 sentences, so the head does not forget the original domain), trained with
- * L2-SP and early stopping, then written into a candidate folder.
+ * The training task (run in a worker thread by the retrainer), on the shared training library
+ * (docs/retraining.md): the parent's head; the recent labelled rows plus a stratified sample
+ * of the labelled reference data (the bootstrap model's SST-2 sentences, so the head keeps the
+ * original domain); L2-SP toward the parent and early stopping on held-apart recent rows; the
+ * candidate folder with its own drift reference built from the recent rows only (the traffic
+ * it will serve) and the held-out set the promoter scores it on.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32, sampleWithoutReplacement, shuffleInPlace } from '#shared/drift';
+import { mulberry32, shuffleInPlace } from '#shared/drift';
 import type { LabelledText } from '#shared/model';
-import { buildCandidateFolder, labelledReferenceSample, readHead } from './candidate.ts';
-import { trainHead } from './head.ts';
+import {
+  HOLDOUT_FILE,
+  buildCandidateFolder,
+  headTrainingSets,
+  readLabelledReference,
+  readOnnxHead,
+  trainHead,
+} from '#shared/training';
 
 export interface TrainTaskInput {
   readonly parentFolder: string;
@@ -24,7 +32,7 @@ export interface TrainTaskInput {
   readonly parentVersion: string;
   readonly holdout: readonly LabelledText[];
   readonly description: Readonly<Record<string, unknown>>;
-  /** Reference rows mixed in per recent row (default 1, capped by the sample). */
+  /** Reference rows mixed in per recent row. */
   readonly referenceRatio: number;
   readonly l2sp: number;
   readonly maxEpochs: number;
@@ -47,81 +55,73 @@ export function run(
   input: TrainTaskInput,
   progress: (value: TrainProgress) => void,
 ): TrainTaskResult {
-  const started = performance.now();
-  const parent = readHead(readFileSync(join(input.parentFolder, 'onnx/model.onnx')));
-  const { dim } = parent;
-  const random = mulberry32(input.seed);
-  const recentRows = input.recentY.length;
+  const { head: parent } = readOnnxHead(readFileSync(join(input.parentFolder, 'onnx/model.onnx')));
+  const dim = parent.inputDim;
   const recentY = Int32Array.from(input.recentY);
   // Test hook: labels shuffled across rows, a candidate that has learnt nothing useful.
-  if (input.shuffleLabels) shuffleInPlace(recentY, random);
-
-  const reference = labelledReferenceSample(input.labelledReferenceFolder);
-  const take = reference
-    ? Math.min(reference.y.length, Math.round(recentRows * input.referenceRatio))
-    : 0;
-  // Stratified by true label, in the reference's own proportions.
-  const chosen: number[] = [];
-  if (reference && take > 0) {
-    for (const label of [0, 1]) {
-      const members = Array.from(reference.y.keys()).filter((i) => reference.y[i] === label);
-      const share = Math.round((take * members.length) / reference.y.length);
-      chosen.push(...sampleWithoutReplacement(random, members, Math.min(share, members.length)));
-    }
-  }
-  const rows = recentRows + chosen.length;
-  const x = new Float32Array(rows * dim);
-  const y = new Int32Array(rows);
-  x.set(input.recentX);
-  y.set(recentY);
-  chosen.forEach((index, i) => {
-    x.set(reference!.x.subarray(index * dim, (index + 1) * dim), (recentRows + i) * dim);
-    y[recentRows + i] = reference!.y[index]!;
-  });
-
-  const result = trainHead(
-    parent,
-    { x, y },
-    {
-      seed: input.seed,
-      l2sp: input.l2sp,
-      maxEpochs: input.maxEpochs,
-      onEpoch: (epoch, maxEpochs, trainLoss, valLoss) =>
-        progress({
-          fraction: epoch / maxEpochs,
-          message: `epoch ${epoch}/${maxEpochs}: train loss ${trainLoss.toFixed(4)}, validation loss ${valLoss.toFixed(4)}`,
-        }),
-    },
+  if (input.shuffleLabels) shuffleInPlace(recentY, mulberry32(input.seed));
+  const { train, validation } = headTrainingSets(
+    { x: input.recentX, dim, y: recentY },
+    readLabelledReference(input.labelledReferenceFolder),
+    { referenceRatio: input.referenceRatio, seed: input.seed },
   );
-  const summary = {
-    examples: rows,
-    recentExamples: recentRows,
-    referenceExamples: chosen.length,
-    epochs: result.epochs,
-    bestEpoch: result.bestEpoch,
-    validationLoss: Number(result.valLoss.toFixed(5)),
-    validationAccuracy: Number(result.valAccuracy.toFixed(5)),
-    l2sp: input.l2sp,
+  const result = trainHead(train, parent, {
     seed: input.seed,
-    shuffledLabels: String(input.shuffleLabels),
-    trainingSeconds: Number(((performance.now() - started) / 1000).toFixed(2)),
-  };
-  const driftReference = buildCandidateFolder({
+    maxEpochs: input.maxEpochs,
+    // The shuffled-label hook must produce a head that learnt the noise: early stopping on
+    // (shuffled) validation rows would keep the parent, an identical and passable candidate.
+    ...(input.shuffleLabels
+      ? { l2sp: 0, patience: input.maxEpochs, validation: train }
+      : { l2sp: input.l2sp, validation }),
+    onProgress: (p) =>
+      progress({
+        fraction: p.epoch / p.maxEpochs,
+        message: `epoch ${p.epoch}/${p.maxEpochs}: validation loss ${p.valLoss.toFixed(4)}, F1 ${p.valF1.toFixed(4)}`,
+      }),
+  });
+  const candidate = buildCandidateFolder({
     parentFolder: input.parentFolder,
-    folder: input.outputFolder,
+    outputFolder: input.outputFolder,
     head: result.head,
     version: input.version,
-    parentVersion: input.parentVersion,
+    created: new Date(input.createdMs),
+    training: result.summary,
+    data: {
+      ...input.description,
+      recentRows: train.recentRows,
+      referenceRows: train.referenceRows,
+      validationRows: validation.y.length,
+      heldOutRows: input.holdout.length,
+    },
     referenceEmbeddings: input.recentX,
-    holdout: input.holdout,
-    training: { ...summary, ...input.description },
-    createdMs: input.createdMs,
+    referenceMetadata: { source: { what: 'recent labelled traffic the candidate trained on' } },
+    overwrite: true,
   });
-  progress({ fraction: 1, message: `trained in ${summary.trainingSeconds} s` });
+  mkdirSync(join(candidate.folder, 'evaluation'), { recursive: true });
+  writeFileSync(
+    join(candidate.folder, HOLDOUT_FILE),
+    `sentence\tlabel\n${input.holdout
+      .map((row) => `${row.text.replace(/[\t\n\r]+/g, ' ')}\t${row.label}`)
+      .join('\n')}\n`,
+  );
+  const { summary } = result;
+  progress({ fraction: 1, message: `trained in ${summary.seconds.toFixed(1)} s` });
   return {
-    folder: input.outputFolder,
-    summary,
-    referenceCentroid: Array.from(driftReference.mean),
-    referenceRows: chosen.length,
+    folder: candidate.folder,
+    summary: {
+      trainRows: summary.trainRows,
+      validationRows: summary.validationRows,
+      epochs: summary.epochs,
+      bestEpoch: summary.bestEpoch,
+      stoppedBy: summary.stoppedBy,
+      l2sp: summary.l2sp,
+      seed: summary.seed,
+      validationF1: Number(summary.validation.f1.toFixed(5)),
+      parentValidationF1: Number(summary.parentValidation.f1.toFixed(5)),
+      seconds: Number(summary.seconds.toFixed(2)),
+      shuffledLabels: String(input.shuffleLabels),
+    },
+    referenceCentroid: Array.from(candidate.reference.mean),
+    referenceRows: train.referenceRows,
   };
 }

@@ -258,3 +258,6 @@ export function buildCandidateFolder(input: CandidateFolderInput): CandidateFold
     reference,
   };
 }
+
+/** Where a candidate keeps its held-out recent data: written by the retrainer, scored by the promoter. */
+export const HOLDOUT_FILE = 'evaluation/holdout.tsv';
