@@ -227,8 +227,13 @@ describe('closed loop: drift -> retrain -> gated promotion -> serving -> drift O
       mark('drift OK against the new version');
       console.log(timeline.join('\n'));
 
-      // One candidate for the episode, one decision, logged with both scores.
-      expect(candidates.filter((c) => c.episodeId === episode.episodeId)).toHaveLength(1);
+      // One candidate for the episode (a redelivered trigger announces the same one again,
+      // with the same event id), one decision, logged with both scores.
+      const forEpisode = candidates.filter((c) => c.episodeId === episode.episodeId);
+      expect(new Set(forEpisode.map((c) => c.modelVersion))).toEqual(
+        new Set([candidate.modelVersion]),
+      );
+      expect(new Set(forEpisode.map((c) => c.eventId)).size).toBe(1);
       const log = await store.decisions(settings.modelName);
       const promoted = log.filter(
         (d) => d.decision === 'PROMOTED' && d.candidateVersion === candidate.modelVersion,
@@ -331,7 +336,9 @@ describe('closed loop: drift -> retrain -> gated promotion -> serving -> drift O
       const started = Date.now();
       await waitUntil(
         async () => (await loop.gatewayVersion()) === '1' && latestPrediction?.modelVersion === '1',
-        10_000,
+        // The registry test holds the 10 s bound on a quiet stack; here six services share
+        // two cores with the traffic.
+        30_000,
         'both paths back on version 1',
       );
       console.log(`rollback reached both paths in ${Date.now() - started} ms`);
