@@ -1,33 +1,47 @@
-/** A local stack of its own for benchmarks (state in var/bench-stack, own ports). */
+/**
+ * A local stack of its own for benchmarks (state in var/bench-stack, own ports). A benchmark
+ * that runs beside the others passes a `BenchStack` of its own (another state folder and
+ * ports); every helper defaults to the shared bench stack.
+ */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { REPO_ROOT } from '#shared/serde';
 
-export const BENCH_STACK_ENV = {
+export interface BenchStack {
+  readonly STACK_DIR: string;
+  readonly CLICKHOUSE_HTTP_PORT: string;
+  readonly CLICKHOUSE_TCP_PORT: string;
+  readonly SCHEMA_REGISTRY_PORT: string;
+}
+
+export const BENCH_STACK_ENV: BenchStack = {
   STACK_DIR: resolve(REPO_ROOT, 'var/bench-stack'),
   CLICKHOUSE_HTTP_PORT: '28123',
   CLICKHOUSE_TCP_PORT: '29000',
   SCHEMA_REGISTRY_PORT: '28081',
 };
 
-export function benchStack(command: 'up' | 'down'): void {
+export function benchStack(command: 'up' | 'down', stack: BenchStack = BENCH_STACK_ENV): void {
   execFileSync(
     'bash',
     ['infra/local-stack.sh', command, ...(command === 'up' ? ['--infra-only'] : [])],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...BENCH_STACK_ENV },
+      env: { ...process.env, ...stack },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
 }
 
-export function benchServiceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const dir = BENCH_STACK_ENV.STACK_DIR;
+export function benchServiceEnv(
+  extra: Record<string, string>,
+  stack: BenchStack = BENCH_STACK_ENV,
+): NodeJS.ProcessEnv {
+  const dir = stack.STACK_DIR;
   return {
     ...process.env,
-    ...BENCH_STACK_ENV,
+    ...stack,
     KAFKA_BROKERS: readFileSync(`${dir}/kafka/bootstrap`, 'utf8').trim(),
     SCHEMA_REGISTRY_URL: readFileSync(`${dir}/schema-registry/url`, 'utf8').trim(),
     LOG_LEVEL: 'warn',
@@ -35,10 +49,11 @@ export function benchServiceEnv(extra: Record<string, string>): NodeJS.ProcessEn
   };
 }
 
-export function startService(name: string, env: NodeJS.ProcessEnv): ChildProcess {
+/** Starts `services/<name>/main.ts`; its stdout (the log) goes to `logFile` when given. */
+export function startService(name: string, env: NodeJS.ProcessEnv, logFile?: string): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', `services/${name}/main.ts`], {
     cwd: REPO_ROOT,
     env,
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', logFile === undefined ? 'ignore' : openSync(logFile, 'a'), 'inherit'],
   });
 }
