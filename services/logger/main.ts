@@ -14,16 +14,11 @@ import {
   startOpsServer,
 } from '#shared/common';
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import {
-  type PredictionRow,
-  classifyClickHouseError,
-  createClickHouse,
-  migrate,
-} from '#shared/store';
+import { ConsumerRunner, createRunnerMetrics, isTransientError } from '#shared/runner';
+import { createRowBinaryInserter, migrate } from '#shared/store';
 import { parseLoggerConfig } from './config.ts';
-import { InsertBatcher } from './insert-batcher.ts';
 import { createPredictionHandler } from './prediction-handler.ts';
+import { createPredictionStore } from './prediction-store.ts';
 
 const config = parseLoggerConfig(withLocalStackDefaults(process.env));
 const logger = createLogger('logger', config.logLevel);
@@ -42,24 +37,12 @@ clickhouseUp.set(1);
 
 const { kafka, codec, producer } = createBackbone(config, `logger-${hostname()}`, logger, metrics);
 await migrate(config, logger);
-const clickhouse = createClickHouse(config);
-let clickhouseAvailable = true;
-const batcher = new InsertBatcher<PredictionRow>({
+const inserter = createRowBinaryInserter(config);
+const store = createPredictionStore({
+  inserter,
   maxRows: config.insertMaxRows,
-  insert: async (rows) => {
-    try {
-      await clickhouse.insert({ table: 'predictions', values: rows, format: 'JSONEachRow' });
-      clickhouseAvailable = true;
-      clickhouseUp.set(1);
-    } catch (error) {
-      const classified = classifyClickHouseError(error);
-      if (classified !== error) {
-        clickhouseAvailable = false;
-        clickhouseUp.set(0);
-      }
-      throw classified;
-    }
-  },
+  isTransient: isTransientError,
+  onAvailability: (available) => clickhouseUp.set(available ? 1 : 0),
 });
 
 let fatal: (error: unknown) => void = () => undefined;
@@ -76,7 +59,7 @@ const runner = new ConsumerRunner({
   partitionsConsumedConcurrently: config.partitionsConcurrently,
   onFatal: (error) => fatal(error),
   handler: createPredictionHandler({
-    store: (rows) => batcher.add(rows),
+    store: (chunk, rows) => store.store(chunk, rows),
     embeddingDimension: config.embeddingDimension,
     onStored: (rows) => stored.inc(rows),
   }),
@@ -84,7 +67,7 @@ const runner = new ConsumerRunner({
 
 const ops = await startOpsServer(
   metrics,
-  () => ({ consumer: runner.isRunning, clickhouse: clickhouseAvailable }),
+  () => ({ consumer: runner.isRunning, clickhouse: store.available }),
   config.metricsPort,
 );
 const shutdown = createShutdown({
@@ -92,9 +75,9 @@ const shutdown = createShutdown({
   graceMs: config.shutdownGraceMs,
   steps: [
     { name: 'stop consumer (drain in-flight batches)', run: () => runner.stop() },
-    { name: 'flush inserts', run: () => batcher.flush() },
+    { name: 'flush inserts', run: () => store.flush() },
     { name: 'flush producer', run: () => producer.disconnect() },
-    { name: 'close clickhouse', run: () => clickhouse.close() },
+    { name: 'close clickhouse', run: () => inserter.close() },
     { name: 'close ops server', run: () => closeServer(ops) },
   ],
 });

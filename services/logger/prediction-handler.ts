@@ -1,15 +1,25 @@
 /**
  * The logger's batch handler: Prediction events -> rows, validated (a row ClickHouse would
- * store wrongly, such as an embedding of the wrong dimension, is rejected to the DLQ), then
- * inserted through the shared InsertBatcher; resolves once they are durable.
+ * store wrongly, such as an embedding of the wrong dimension, or one whose values do not fit
+ * their columns, is rejected to the DLQ with the reason), encoded in RowBinary as one chunk
+ * per batch, then stored through the shared InsertBatcher; resolves once they are durable.
  */
 import { InvalidMessageError } from '#shared/common';
 import type { BatchHandler, Rejection } from '#shared/runner';
 import type { Prediction } from '#shared/serde';
-import { type PredictionRow, toPredictionRow } from '#shared/store';
+import {
+  RowBinaryWriter,
+  RowEncodingError,
+  toPredictionRow,
+  writePredictionRow,
+} from '#shared/store';
+
+/** Bytes of one 128-value prediction row, about: sizes the batch's buffer up front. */
+const ROW_BYTES_ESTIMATE = 800;
 
 export interface PredictionHandlerDeps {
-  readonly store: (rows: readonly PredictionRow[]) => Promise<void>;
+  /** Stores `rows` rows encoded in RowBinary (PREDICTION_COLUMNS); resolves once durable. */
+  readonly store: (chunk: Buffer, rows: number) => Promise<void>;
   readonly embeddingDimension: number;
   readonly now?: () => number;
   readonly onStored?: (rows: number) => void;
@@ -25,8 +35,11 @@ export function checkPrediction(
       `embedding has ${prediction.embedding.length} values, the table stores ${embeddingDimension}`,
     );
   }
-  if (prediction.embedding.some((value) => !Number.isFinite(value))) {
-    return new InvalidMessageError('EMBEDDING_NOT_FINITE', 'embedding contains NaN or infinity');
+  const { embedding } = prediction;
+  for (let i = 0; i < embedding.length; i++) {
+    if (!Number.isFinite(embedding[i])) {
+      return new InvalidMessageError('EMBEDDING_NOT_FINITE', 'embedding contains NaN or infinity');
+    }
   }
   return undefined;
 }
@@ -35,15 +48,23 @@ export function createPredictionHandler(deps: PredictionHandlerDeps): BatchHandl
   const now = deps.now ?? Date.now;
   return async (events) => {
     const rejected: Rejection<Prediction>[] = [];
-    const rows: PredictionRow[] = [];
+    const writer = new RowBinaryWriter(events.length * ROW_BYTES_ESTIMATE);
     const ingest = now();
     for (const event of events) {
       const problem = checkPrediction(event.event, deps.embeddingDimension);
-      if (problem) rejected.push({ event, error: problem });
-      else rows.push(toPredictionRow(event.event, event, ingest));
+      if (problem) {
+        rejected.push({ event, error: problem });
+        continue;
+      }
+      try {
+        writePredictionRow(writer, toPredictionRow(event.event, event, ingest));
+      } catch (error) {
+        if (!(error instanceof RowEncodingError)) throw error;
+        rejected.push({ event, error });
+      }
     }
-    await deps.store(rows);
-    deps.onStored?.(rows.length);
+    await deps.store(writer.toBuffer(), writer.rows);
+    deps.onStored?.(writer.rows);
     return { rejected };
   };
 }

@@ -69,7 +69,8 @@ interface TopicBinding {
 export class EventCodec {
   private readonly bindings = new Map<string, TopicBinding>();
   private readonly writerTypes = new Map<number, Promise<avro.Type>>();
-  private readonly resolvers = new Map<string, avro.Resolver>();
+  /** Per topic and schema id; `undefined` when the writer schema is the reader schema. */
+  private readonly resolvers = new Map<string, avro.Resolver | undefined>();
 
   constructor(
     private readonly registry: RegistryClient,
@@ -169,10 +170,20 @@ export class EventCodec {
     return pending;
   }
 
-  private resolver(schemaId: number, binding: TopicBinding, writerType: avro.Type): avro.Resolver {
+  /**
+   * The resolver from the writer's schema to the topic's, or `undefined` when both have the
+   * same canonical form (the same binary layout): avsc then reads with the reader type's own
+   * compiled decoder, which is faster than going through a resolver.
+   */
+  private resolver(
+    schemaId: number,
+    binding: TopicBinding,
+    writerType: avro.Type,
+  ): avro.Resolver | undefined {
     const key = `${binding.subject}:${schemaId}`;
-    let resolver = this.resolvers.get(key);
-    if (resolver === undefined) {
+    if (this.resolvers.has(key)) return this.resolvers.get(key);
+    let resolver: avro.Resolver | undefined;
+    if (!writerType.equals(binding.readerType)) {
       try {
         resolver = binding.readerType.createResolver(writerType);
       } catch (error) {
@@ -181,8 +192,8 @@ export class EventCodec {
           { cause: error },
         );
       }
-      this.resolvers.set(key, resolver);
     }
+    this.resolvers.set(key, resolver);
     return resolver;
   }
 }

@@ -7,3 +7,6 @@ export * from './registry.ts';
 export * from './drift-store.ts';
 export * from './drift-status.ts';
 export * from './training-data.ts';
+export * from './row-binary.ts';
+export * from './row-binary-insert.ts';
+export * from './prediction-row-binary.ts';
