@@ -68,7 +68,7 @@ describe('consumer group: two members, one SIGKILLed mid-stream', () => {
     // Kill A once it has done part of the work, not at a moment of its choosing.
     await waitUntil(
       () => processedIds(join(dir, 'a.txt')).length >= 200,
-      60_000,
+      120_000,
       'member A to make progress',
     );
     a.process.kill('SIGKILL');
@@ -98,7 +98,7 @@ describe('consumer group: two members, one SIGKILLed mid-stream', () => {
     await c.waitFor('started', 60_000);
     await waitUntil(
       () => later.every((id) => processedIds(join(dir, 'c.txt')).includes(id)),
-      60_000,
+      120_000,
       'restarted member to process the new messages',
     );
     const replayed = processedIds(join(dir, 'c.txt')).filter((id) => sent.includes(id));
