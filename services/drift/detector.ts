@@ -113,8 +113,6 @@ export interface RoundResult {
   readonly events: readonly DriftEvent[];
 }
 
-export { calibrationKey };
-
 /** The state machine's names -> the event schema's (WARMING_UP is INSUFFICIENT_DATA there). */
 export function eventState(state: DriftStateName): EventState {
   return state === 'WARMING_UP' ? 'INSUFFICIENT_DATA' : state;
@@ -160,10 +158,6 @@ export class DriftDetector {
   /** Forget the current model context (leadership lost: the next leader restores from the store). */
   reset(): void {
     this.context = null;
-  }
-
-  get currentVersion(): string | null {
-    return this.context?.version ?? null;
   }
 
   async evaluate(): Promise<RoundResult> {

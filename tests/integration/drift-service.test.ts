@@ -4,7 +4,6 @@
  * and takes over when the leader is killed), per-segment drift while the global window is in
  * domain, and an ERROR state (not a false OK) for a malformed or missing reference.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,10 +19,11 @@ import {
   productReviewTexts,
 } from '../support/drift.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
+import { runCli } from '../support/loop.ts';
 import { copyModelAsVersion } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
-import { REPO_ROOT, clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
+import { clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
 
 const run = randomUUID().slice(0, 8);
 const modelName = `sentiment-drift-${run}`;
@@ -37,17 +37,8 @@ const env = () =>
     MODEL_NAME: modelName,
   });
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'services/mlops/cli.ts', ...args, '--model', modelName, '--actor', 'it'],
-      { cwd: REPO_ROOT, env: env() },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (...args: string[]) =>
+  runCli({ modelName, database, artifactRoot, workDir: artifactRoot }, ...args);
 
 function startDetector(name: string): Child {
   return startTsProcess(

@@ -3,10 +3,8 @@
  * rolls back against real ClickHouse and the dev broker, while the inference service and the
  * gateway (separate processes) follow `models.deployments`.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,46 +13,18 @@ import type { Deployment, Prediction } from '#shared/serde';
 import { type DecisionRecord, RegistryStore, createClickHouse } from '#shared/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { BOOTSTRAP_MODEL_DIR, copyModelAsVersion } from '../support/model.ts';
+import { freePort, runCli } from '../support/loop.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
-import { REPO_ROOT, clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
+import { clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
 
 const run = randomUUID().slice(0, 8);
 const modelName = `sentiment-reg-${run}`;
 const database = `registry_${run}`;
 const artifactRoot = mkdtempSync(join(tmpdir(), 'artifacts-'));
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'services/mlops/cli.ts', ...args, '--model', modelName, '--actor', 'it'],
-      {
-        cwd: REPO_ROOT,
-        env: testStackProcessEnv({ CLICKHOUSE_DATABASE: database, ARTIFACT_ROOT: artifactRoot }),
-      },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+const settings = { modelName, database, artifactRoot, workDir: artifactRoot };
+const cli = (...args: string[]) => runCli(settings, ...args);
 
 describe('model registry: mlops CLI, promotion log, deployments followed by both prediction paths', () => {
   let kafka: TestKafka;
