@@ -115,9 +115,11 @@ describe('closed loop under crashes', () => {
           (s) => s.triggerId === requestId && s.state === 'TRAINING' && s.progress === 0,
         ).length,
       ).toBe(2);
-      expect(
-        candidates.filter((c) => c.requestId === requestId).map((c) => c.modelVersion),
-      ).toEqual(['2']);
+      // The status and the candidate travel on different topics to different collectors:
+      // the CANDIDATE status can arrive first.
+      const announced = () => candidates.filter((c) => c.requestId === requestId);
+      await waitUntil(() => announced().length > 0, 30_000, 'the candidate announcement');
+      expect(announced().map((c) => c.modelVersion)).toEqual(['2']);
     },
   );
 
