@@ -25,7 +25,7 @@ KAFKA_DIR="$STACK_DIR/kafka"
 REGISTRY_DIR="$STACK_DIR/schema-registry"
 PID_DIR="$STACK_DIR/pids"
 LOG_DIR="$STACK_DIR/logs"
-APT_PACKAGES=(clickhouse-server clickhouse-client librdkafka-dev pkg-config gcc make)
+APT_PACKAGES=(clickhouse-server clickhouse-client librdkafka-dev pkg-config gcc make docker-compose)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
