@@ -5,15 +5,7 @@
  * Kafka consumer group, standbys stay idle. Wiring only.
  */
 import { hostname } from 'node:os';
-import { Counter, Gauge } from 'prom-client';
-import {
-  closeServer,
-  createLogger,
-  createMetricsRegistry,
-  createShutdown,
-  installSignalHandlers,
-  startOpsServer,
-} from '#shared/common';
+import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
 import { calibrateInWorker, loadDriftReference } from '#shared/drift';
 import { LeaderElection, createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { REPO_ROOT } from '#shared/serde';
@@ -30,29 +22,16 @@ import {
 } from '#shared/store';
 import { registryCalibrationSaver, registryProduction } from './adapters.ts';
 import { parseDriftConfig } from './config.ts';
-import { DriftDetector, GLOBAL_SEGMENT } from './detector.ts';
+import { DriftDetector } from './detector.ts';
+import { createRoundReporter } from './round-report.ts';
 import { DriftLoop } from './scheduler.ts';
 
 const config = parseDriftConfig(withLocalStackDefaults(process.env));
 const logger = createLogger('drift', config.logLevel);
 const metrics = createMetricsRegistry('drift');
-const rounds = new Counter({
-  name: 'drift_rounds_total',
-  help: 'Evaluation rounds run by this instance',
-  registers: [metrics],
-});
-const leaderGauge = new Gauge({
-  name: 'drift_leader',
-  help: '1 while this instance is the single writer for its model',
-  registers: [metrics],
-});
-const statisticGauge = new Gauge({
-  name: 'drift_statistic',
-  help: 'Latest value of each drift statistic (and its threshold) per segment',
-  labelNames: ['segment', 'statistic', 'kind'],
-  registers: [metrics],
-});
+const report = createRoundReporter(metrics, logger);
 
+const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
 await migrate(config, logger);
 const clickhouse = createClickHouse(config);
 const registry = new RegistryStore(clickhouse);
@@ -63,7 +42,7 @@ const election = new LeaderElection({
   topic: 'drift.events',
   logger,
   sessionTimeoutMs: config.sessionTimeoutMs,
-  onChange: (leader) => leaderGauge.set(leader ? 1 : 0),
+  onChange: report.leadership,
 });
 const window =
   config.windowKind === 'count'
@@ -143,58 +122,23 @@ const loop = new DriftLoop({
       count: version === null ? 0 : await countPredictions(clickhouse, config.modelName, version),
     };
   },
-  evaluate: async () => {
-    const result = await detector.evaluate();
-    rounds.inc();
-    for (const segment of result.segments) {
-      const evaluation = segment.evaluation;
-      if (!evaluation) continue;
-      statisticGauge.set(
-        { segment: segment.segment, statistic: 'class_mix', kind: 'value' },
-        evaluation.classMix,
-      );
-      if (evaluation.cosine !== null)
-        statisticGauge.set(
-          { segment: segment.segment, statistic: 'cosine', kind: 'value' },
-          evaluation.cosine,
-        );
-      if (evaluation.domainAuc !== null)
-        statisticGauge.set(
-          { segment: segment.segment, statistic: 'domain_auc', kind: 'value' },
-          evaluation.domainAuc,
-        );
-    }
-    const global = result.segments.find((segment) => segment.segment === GLOBAL_SEGMENT);
-    logger.info(
-      {
-        version: result.version,
-        state: global?.inputState,
-        predictionState: global?.predictionState,
-        rows: global?.rows,
-        segments: result.segments.length,
-        events: result.events.length,
-      },
-      'drift round',
-    );
-  },
+  evaluate: async () => report.round(await detector.evaluate()),
   onStandby: () => detector.reset(),
   now: Date.now,
   logger,
 });
 
-const ops = await startOpsServer(metrics, () => ({ loop: true, kafka: true }), config.metricsPort);
-const shutdown = createShutdown({
-  logger,
-  graceMs: config.shutdownGraceMs,
+await ops.start({
+  metrics,
+  metricsPort: config.metricsPort,
+  readiness: () => ({ loop: true, kafka: true }),
   steps: [
     { name: 'stop evaluating (finish the round in progress)', run: () => loop.stop() },
     { name: 'leave the leader group', run: () => election.stop() },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'close clickhouse', run: () => clickhouse.close() },
-    { name: 'close ops server', run: () => closeServer(ops) },
   ],
 });
-installSignalHandlers(shutdown);
 
 await producer.connect();
 await codec.registerAll();

@@ -5,14 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { Counter, Histogram } from 'prom-client';
-import {
-  closeServer,
-  createLogger,
-  createMetricsRegistry,
-  createShutdown,
-  installSignalHandlers,
-  startOpsServer,
-} from '#shared/common';
+import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
@@ -37,6 +30,7 @@ const batchSeconds = new Histogram({
   registers: [metrics],
 });
 
+const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
 const { kafka, codec, producer } = createBackbone(
   config,
   `inference-${hostname()}`,
@@ -49,7 +43,6 @@ const host = await ModelHost.start(config.modelDir, {
 });
 logger.info({ model: host.model.name, version: host.model.version }, 'model loaded');
 
-let fatal: (error: unknown) => void = () => undefined;
 const reviews = new ConsumerRunner({
   kafka,
   codec,
@@ -60,7 +53,7 @@ const reviews = new ConsumerRunner({
   logger,
   metrics: runnerMetrics,
   partitionsConsumedConcurrently: config.partitionsConcurrently,
-  onFatal: (error) => fatal(error),
+  onFatal: ops.fail,
   handler: createReviewHandler({
     score: (texts) => host.score(texts),
     publish: (events) => producer.send('predictions', events),
@@ -84,7 +77,7 @@ const deployments = new ConsumerRunner({
   logger,
   metrics: runnerMetrics,
   fromBeginning: true,
-  onFatal: (error) => fatal(error),
+  onFatal: ops.fail,
   handler: createDeploymentHandler({
     modelName: config.modelName,
     current: () => host.model,
@@ -94,31 +87,21 @@ const deployments = new ConsumerRunner({
   }),
 });
 
-const ops = await startOpsServer(
+await ops.start({
   metrics,
-  () => ({
+  metricsPort: config.metricsPort,
+  readiness: () => ({
     model: true,
     reviewsConsumer: reviews.isRunning,
     deploymentsConsumer: deployments.isRunning,
   }),
-  config.metricsPort,
-);
-const shutdown = createShutdown({
-  logger,
-  graceMs: config.shutdownGraceMs,
   steps: [
     { name: 'stop reviews consumer (drain in-flight batch)', run: () => reviews.stop() },
     { name: 'stop deployments consumer', run: () => deployments.stop() },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'release model', run: () => host.close() },
-    { name: 'close ops server', run: () => closeServer(ops) },
   ],
 });
-fatal = (error) => {
-  logger.fatal({ err: error }, 'consumer cannot continue');
-  void shutdown('fatal consumer error');
-};
-installSignalHandlers(shutdown);
 
 await producer.connect();
 await codec.registerAll();

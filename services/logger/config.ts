@@ -28,6 +28,17 @@ export const loggerConfigSchema = {
       min: 1,
     },
   ),
+  batchesInFlight: intField(
+    'LOGGER_BATCHES_IN_FLIGHT',
+    'Batches of one partition being inserted at the same time (offsets still committed in order)',
+    {
+      // Inserts are idempotent, so batches may land out of order: with one at a time the
+      // consumer idles while each insert is on its way (kafkajs fetches a partition again
+      // only after its handler returned). Memory: up to this many batches per partition.
+      default: 4,
+      min: 1,
+    },
+  ),
   metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
     default: 9465,
     min: 0,

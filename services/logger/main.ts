@@ -5,14 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { Counter, Gauge } from 'prom-client';
-import {
-  closeServer,
-  createLogger,
-  createMetricsRegistry,
-  createShutdown,
-  installSignalHandlers,
-  startOpsServer,
-} from '#shared/common';
+import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics, isTransientError } from '#shared/runner';
 import { createRowBinaryInserter, migrate } from '#shared/store';
@@ -35,6 +28,7 @@ const clickhouseUp = new Gauge({
 });
 clickhouseUp.set(1);
 
+const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
 const { kafka, codec, producer } = createBackbone(config, `logger-${hostname()}`, logger, metrics);
 await migrate(config, logger);
 const inserter = createRowBinaryInserter(config);
@@ -45,7 +39,6 @@ const store = createPredictionStore({
   onAvailability: (available) => clickhouseUp.set(available ? 1 : 0),
 });
 
-let fatal: (error: unknown) => void = () => undefined;
 const runner = new ConsumerRunner({
   kafka,
   codec,
@@ -57,7 +50,8 @@ const runner = new ConsumerRunner({
   metrics: createRunnerMetrics(metrics),
   fromBeginning: true,
   partitionsConsumedConcurrently: config.partitionsConcurrently,
-  onFatal: (error) => fatal(error),
+  batchesInFlightPerPartition: config.batchesInFlight,
+  onFatal: ops.fail,
   handler: createPredictionHandler({
     store: (chunk, rows) => store.store(chunk, rows),
     embeddingDimension: config.embeddingDimension,
@@ -65,27 +59,17 @@ const runner = new ConsumerRunner({
   }),
 });
 
-const ops = await startOpsServer(
+await ops.start({
   metrics,
-  () => ({ consumer: runner.isRunning, clickhouse: store.available }),
-  config.metricsPort,
-);
-const shutdown = createShutdown({
-  logger,
-  graceMs: config.shutdownGraceMs,
+  metricsPort: config.metricsPort,
+  readiness: () => ({ consumer: runner.isRunning, clickhouse: store.available }),
   steps: [
     { name: 'stop consumer (drain in-flight batches)', run: () => runner.stop() },
     { name: 'flush inserts', run: () => store.flush() },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'close clickhouse', run: () => inserter.close() },
-    { name: 'close ops server', run: () => closeServer(ops) },
   ],
 });
-fatal = (error) => {
-  logger.fatal({ err: error }, 'consumer cannot continue');
-  void shutdown('fatal consumer error');
-};
-installSignalHandlers(shutdown);
 
 await producer.connect();
 await runner.start();

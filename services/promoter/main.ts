@@ -5,15 +5,7 @@
  * group: a single active promoter per model. Wiring only.
  */
 import { resolve } from 'node:path';
-import {
-  closeServer,
-  createLogger,
-  createMetricsRegistry,
-  createShutdown,
-  installSignalHandlers,
-  sleep,
-  startOpsServer,
-} from '#shared/common';
+import { ServiceOps, createLogger, createMetricsRegistry, sleep } from '#shared/common';
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { GOLDEN_SET_PATH, evaluateInWorker, readLabelledTsv } from '#shared/model';
 import { createModelRegistry } from '#shared/registry';
@@ -27,6 +19,7 @@ const config = parsePromoterConfig(withLocalStackDefaults(process.env));
 const logger = createLogger('promoter', config.logLevel);
 const metrics = createMetricsRegistry('promoter');
 
+const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
 await migrate(config, logger);
 const clickhouse = createClickHouse(config);
 const { kafka, codec, producer } = createBackbone(config, 'promoter', logger, metrics);
@@ -37,7 +30,6 @@ const { registry, store } = createModelRegistry({
   logger,
 });
 
-let fatal: (error: unknown) => void = () => undefined;
 const runner = new ConsumerRunner({
   kafka,
   codec,
@@ -48,7 +40,7 @@ const runner = new ConsumerRunner({
   logger,
   metrics: createRunnerMetrics(metrics),
   fromBeginning: true,
-  onFatal: (error) => fatal(error),
+  onFatal: ops.fail,
   handler: createCandidateHandler({
     modelName: config.modelName,
     policy: { margin: config.margin, guardrail: config.guardrail, minF1: config.minF1 },
@@ -66,26 +58,16 @@ const runner = new ConsumerRunner({
   }),
 });
 
-const ops = await startOpsServer(
+await ops.start({
   metrics,
-  () => ({ consumer: runner.isRunning }),
-  config.metricsPort,
-);
-const shutdown = createShutdown({
-  logger,
-  graceMs: config.shutdownGraceMs,
+  metricsPort: config.metricsPort,
+  readiness: () => ({ consumer: runner.isRunning }),
   steps: [
     { name: 'stop consumer (finish the decision in progress)', run: () => runner.stop() },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'close clickhouse', run: () => clickhouse.close() },
-    { name: 'close ops server', run: () => closeServer(ops) },
   ],
 });
-fatal = (error) => {
-  logger.fatal({ err: error }, 'consumer cannot continue');
-  void shutdown('fatal consumer error');
-};
-installSignalHandlers(shutdown);
 
 await producer.connect();
 await codec.registerAll();

@@ -7,20 +7,12 @@
  * Wiring only.
  */
 import { join, resolve } from 'node:path';
-import {
-  closeServer,
-  createLogger,
-  createMetricsRegistry,
-  createShutdown,
-  installSignalHandlers,
-  runInWorker,
-  startOpsServer,
-} from '#shared/common';
+import { ServiceOps, createLogger, createMetricsRegistry, runInWorker } from '#shared/common';
 import { calibrateInWorker } from '#shared/drift';
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { GOLDEN_SET_PATH, evaluateInWorker, readLabelledTsv } from '#shared/model';
 import { createModelRegistry } from '#shared/registry';
-import { type BatchHandler, ConsumerRunner, createRunnerMetrics } from '#shared/runner';
+import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { REPO_ROOT } from '#shared/serde';
 import {
   countLabelledPredictions,
@@ -31,12 +23,14 @@ import {
 import { parseRetrainerConfig } from './config.ts';
 import { type RetrainDeps, retrain } from './retrain.ts';
 import type { TrainProgress, TrainTaskInput, TrainTaskResult } from './train-task.ts';
+import { createSerialiser, createTriggerHandler } from './trigger-handler.ts';
 import { type Trigger, triggerFromDriftEvent, triggerFromRequest } from './triggers.ts';
 
 const config = parseRetrainerConfig(withLocalStackDefaults(process.env));
 const logger = createLogger('retrainer', config.logLevel);
 const metrics = createMetricsRegistry('retrainer');
 
+const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
 await migrate(config, logger);
 const clickhouse = createClickHouse(config);
 const { kafka, codec, producer } = createBackbone(config, 'retrainer', logger, metrics);
@@ -119,34 +113,17 @@ const deps = (heartbeat: () => Promise<void>): RetrainDeps => ({
 });
 
 // One training at a time across both topics: versions are numbered in registration order.
-let queue: Promise<unknown> = Promise.resolve();
-function serialised<T>(work: () => Promise<T>): Promise<T> {
-  const next = queue.then(work, work);
-  queue = next.catch(() => undefined);
-  return next;
-}
+const serialise = createSerialiser();
+const handlerOf = <T extends { eventTime: number }>(toTrigger: (event: T) => Trigger | null) =>
+  createTriggerHandler<T>({
+    toTrigger,
+    retrain: (trigger, context) => retrain(trigger, deps(context.heartbeat)),
+    serialise,
+    maxAgeMs: config.maxTriggerAgeMs,
+    now: Date.now,
+    logger,
+  });
 
-function handlerOf<T extends { eventTime: number }>(
-  toTrigger: (event: T) => Trigger | null,
-): BatchHandler<T> {
-  return async (events, context) => {
-    for (const { event } of events) {
-      const trigger = toTrigger(event);
-      if (!trigger) continue;
-      if (Date.now() - event.eventTime > config.maxTriggerAgeMs) {
-        logger.info(
-          { trigger: trigger.id },
-          'trigger older than RETRAIN_MAX_TRIGGER_AGE_MS; skipped',
-        );
-        continue;
-      }
-      logger.info({ trigger: trigger.id, kind: trigger.kind }, 'retraining triggered');
-      await serialised(() => retrain(trigger, deps(context.heartbeat)));
-    }
-  };
-}
-
-let fatal: (error: unknown) => void = () => undefined;
 const common = {
   kafka,
   codec,
@@ -154,7 +131,7 @@ const common = {
   service: 'retrainer',
   logger,
   metrics: createRunnerMetrics(metrics),
-  onFatal: (error: unknown) => fatal(error),
+  onFatal: ops.fail,
   // Waiting for labels is an outage-like retriable error: retried with backoff, not dead-lettered.
   backoff: { initialMs: 2_000, maxMs: 30_000, factor: 2 },
   // From the beginning: a member killed before its first commit leaves the group without
@@ -180,27 +157,17 @@ const requests = new ConsumerRunner({
   handler: handlerOf((request) => triggerFromRequest(request, config.modelName, config.lookbackMs)),
 });
 
-const ops = await startOpsServer(
+await ops.start({
   metrics,
-  () => ({ driftEvents: driftEvents.isRunning, requests: requests.isRunning }),
-  config.metricsPort,
-);
-const shutdown = createShutdown({
-  logger,
-  graceMs: config.shutdownGraceMs,
+  metricsPort: config.metricsPort,
+  readiness: () => ({ driftEvents: driftEvents.isRunning, requests: requests.isRunning }),
   steps: [
     { name: 'stop drift events consumer', run: () => driftEvents.stop() },
     { name: 'stop retrain requests consumer', run: () => requests.stop() },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'close clickhouse', run: () => clickhouse.close() },
-    { name: 'close ops server', run: () => closeServer(ops) },
   ],
 });
-fatal = (error) => {
-  logger.fatal({ err: error }, 'consumer cannot continue');
-  void shutdown('fatal consumer error');
-};
-installSignalHandlers(shutdown);
 
 await producer.connect();
 await codec.registerAll();

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '#shared/common';
+import type { ConsumedEvent, HandlerContext } from '#shared/runner';
 import type { DriftEvent } from '#shared/serde';
 import { nextVersion, seedOf } from '../../services/retrainer/retrain.ts';
-import { isHeldOut, triggerFromDriftEvent } from '../../services/retrainer/triggers.ts';
+import {
+  createSerialiser,
+  createTriggerHandler,
+} from '../../services/retrainer/trigger-handler.ts';
+import {
+  type Trigger,
+  isHeldOut,
+  triggerFromDriftEvent,
+} from '../../services/retrainer/triggers.ts';
 
 function driftEvent(overrides: Partial<DriftEvent> = {}): DriftEvent {
   return {
@@ -59,5 +69,73 @@ describe('retraining triggers', () => {
     expect(seedOf('ep-1')).toBe(seedOf('ep-1'));
     expect(seedOf('ep-1')).not.toBe(seedOf('ep-2'));
     expect(seedOf('ep-1', '42')).toBe(42);
+  });
+});
+
+describe('trigger handler', () => {
+  const policy = { modelName: 'sentiment', segments: ['*'] };
+  const context: HandlerContext = {
+    heartbeat: async () => undefined,
+    signal: new AbortController().signal,
+  };
+  const consumed = (event: DriftEvent): ConsumedEvent<DriftEvent> => ({
+    topic: 'drift.events',
+    partition: 0,
+    offset: '0',
+    key: null,
+    value: null,
+    headers: {},
+    timestamp: '0',
+    schemaId: 1,
+    event,
+  });
+
+  it('retrains each trigger of a batch, skipping non-triggers and triggers older than the limit', async () => {
+    const trained: string[] = [];
+    const handler = createTriggerHandler<DriftEvent>({
+      toTrigger: (event) => triggerFromDriftEvent(event, policy),
+      retrain: async (trigger) => void trained.push(trigger.id),
+      serialise: createSerialiser(),
+      maxAgeMs: 10_000,
+      now: () => 20_000,
+      logger: createLogger('test', 'silent'),
+    });
+    await handler(
+      [
+        consumed(driftEvent({ episodeId: 'old', eventTime: 5_000 })), // 15 s old: skipped
+        consumed(driftEvent({ episodeId: 'status', kind: 'STATUS' })), // not a trigger
+        consumed(driftEvent({ episodeId: 'fresh', eventTime: 15_000 })),
+      ],
+      context,
+    );
+    expect(trained).toEqual(['fresh']);
+  });
+
+  it('handlers sharing a serialiser train one trigger at a time, and a failure does not block the next', async () => {
+    const serialise = createSerialiser();
+    let running = 0;
+    let most = 0;
+    const log: string[] = [];
+    const retrain = async (trigger: Trigger) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running--;
+      log.push(trigger.id);
+      if (trigger.id === 'a') throw new Error('training failed');
+    };
+    const handler = (id: string) =>
+      createTriggerHandler<DriftEvent>({
+        toTrigger: (event) => triggerFromDriftEvent(event, policy),
+        retrain,
+        serialise,
+        maxAgeMs: 60_000,
+        now: () => 2_000,
+        logger: createLogger('test', 'silent'),
+      })([consumed(driftEvent({ episodeId: id }))], context);
+    const results = await Promise.allSettled([handler('a'), handler('b')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+    expect(log).toEqual(['a', 'b']);
+    expect(most).toBe(1);
   });
 });

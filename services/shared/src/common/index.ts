@@ -7,4 +7,5 @@ export * from './shutdown.ts';
 export * from './metrics.ts';
 export * from './ids.ts';
 export * from './http.ts';
+export * from './service-ops.ts';
 export * from './run-in-worker.ts';

@@ -19,15 +19,18 @@ export interface ShutdownOptions {
   readonly exit?: (code: number) => void;
 }
 
+/** Starts the shutdown; `exitCode` 1 for a failure (a step that fails also makes it 1). */
+export type Shutdown = (reason: string, exitCode?: number) => Promise<number>;
+
 /** Runs the steps once; later calls return the same promise. Resolves with the exit code. */
-export function createShutdown(options: ShutdownOptions): (reason: string) => Promise<number> {
+export function createShutdown(options: ShutdownOptions): Shutdown {
   const exit = options.exit ?? ((code: number) => process.exit(code));
   let running: Promise<number> | undefined;
-  return (reason: string) => {
+  return (reason: string, requestedExitCode = 0) => {
     running ??= (async () => {
       options.logger.info({ reason }, 'shutting down');
       let current = 'start';
-      let exitCode = 0;
+      let exitCode = requestedExitCode;
       const timer = setTimeout(() => {
         const error = new ShutdownTimeoutError(options.graceMs, current);
         options.logger.error({ err: error, code: error.code }, error.message);
@@ -56,7 +59,7 @@ export function createShutdown(options: ShutdownOptions): (reason: string) => Pr
 }
 
 /** Wires SIGTERM and SIGINT to the shutdown function. */
-export function installSignalHandlers(shutdown: (reason: string) => Promise<number>): void {
+export function installSignalHandlers(shutdown: Shutdown): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void shutdown(signal));
   }

@@ -3,8 +3,18 @@
  * per-partition batches, heartbeats during long work, offsets committed explicitly only
  * after effects and dead letters are durable, poison to `dlq.<topic>`.
  *
- * Stop order (see `stop`): stop fetching and wait for the in-flight batch (kafkajs
- * `consumer.stop`), then disconnect. The DLQ producer is owned by the caller, which flushes
+ * Pipelining (`batchesInFlightPerPartition` > 1, for sinks whose effects may land out of
+ * order, such as the logger's idempotent inserts): kafkajs fetches a partition's next batch
+ * only after the handler of the previous one returned, so a handler that waits for a slow
+ * write leaves the consumer idle. With pipelining the runner lets kafkajs fetch on while up
+ * to that many batches of a partition are being processed, and commits their offsets in
+ * order through a CommitLane (commit-lane.ts): the contract holds unchanged (an offset is
+ * committed only once every batch before it is durable); what changes is that batches of
+ * one partition may take effect out of order, and up to that many batches are redelivered
+ * after a crash. Memory stays bounded: a partition with a full lane fetches nothing more.
+ *
+ * Stop order (see `stop`): stop fetching and wait for the in-flight batches (which commit
+ * or are abandoned), then disconnect. The DLQ producer is owned by the caller, which flushes
  * and closes it after the runner stopped.
  */
 import { randomUUID } from 'node:crypto';
@@ -27,10 +37,12 @@ import {
 import type { EventProducer } from '#shared/kafka';
 import {
   type BatchHandler,
+  type BatchOutcome,
   type DeadLetterRequest,
   type RawMessage,
   processBatch,
 } from './batch-processor.ts';
+import { CommitLane, type DoneOutcome } from './commit-lane.ts';
 import type { RunnerMetrics } from './metrics.ts';
 import { isTransientError } from './transient.ts';
 
@@ -53,6 +65,12 @@ export interface ConsumerRunnerOptions<T extends TopicName> {
   readonly fromBeginning?: boolean;
   /** Partitions processed in parallel by this member. Default 1. */
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * Batches of one partition processed at the same time (pipelining, see above). Default 1:
+   * one batch at a time, effects in offset order. Only for handlers whose effects may be
+   * applied out of order and twice (idempotent).
+   */
+  readonly batchesInFlightPerPartition?: number;
   /** Upper bound of bytes fetched per partition per request. Default 1 MiB. */
   readonly maxBytesPerPartition?: number;
   /** Longest a fetch waits for data before returning empty. Default 100 ms (kafkajs: 5 s). */
@@ -61,6 +79,13 @@ export interface ConsumerRunnerOptions<T extends TopicName> {
   readonly heartbeatIntervalMs?: number;
   /** Called when the consumer cannot be kept running (repeated crashes); the service should exit. */
   readonly onFatal?: (error: unknown) => void;
+}
+
+/** What the runner keeps with each pipelined batch until it is committed. */
+interface BatchContext {
+  readonly highWatermark: string;
+  /** performance.now() when the batch was handed over. */
+  readonly started: number;
 }
 
 /** Consecutive self-restarts after which the runner gives up and calls onFatal. */
@@ -73,6 +98,10 @@ export class ConsumerRunner<T extends TopicName> {
   private running = false;
   private consecutiveRestarts = 0;
   private restarting: Promise<void> | undefined;
+  /** Pipelining only: the open commit lane of each partition ("topic|partition"). */
+  private lanes = new Map<string, CommitLane<BatchContext>>();
+  /** Pipelining only: every lane that may still hold batches (closed ones too). */
+  private readonly allLanes = new Set<CommitLane<BatchContext>>();
 
   constructor(private readonly options: ConsumerRunnerOptions<T>) {
     this.consumer = this.createConsumer();
@@ -91,14 +120,22 @@ export class ConsumerRunner<T extends TopicName> {
     );
   }
 
-  /** Stops fetching, waits for the in-flight batch (which commits or aborts), disconnects. */
+  /** Stops fetching, waits for the in-flight batches (which commit or abort), disconnects. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.abort.abort();
     await this.restarting;
+    // Pipelined batches commit through the consumer, so they finish before it stops; a
+    // handler that returned early (waiting for room in its lane) is then let go as well.
+    await this.drainLanes();
     await this.consumer.stop();
+    await this.drainLanes();
     await this.consumer.disconnect();
+  }
+
+  private async drainLanes(): Promise<void> {
+    await Promise.all([...this.allLanes].map((lane) => lane.drain()));
   }
 
   private createConsumer(): Consumer {
@@ -120,7 +157,7 @@ export class ConsumerRunner<T extends TopicName> {
       // kafkajs restarts itself after retriable errors only. Others that are still
       // recoverable (e.g. "the coordinator is not aware of this member" after an outage
       // evicted this member) would leave the service without a consumer: rejoin ourselves.
-      if (!restart && this.running) this.restarting = this.restartAfterCrash(error);
+      if (!restart) this.beginRestart(error);
     });
     return consumer;
   }
@@ -140,6 +177,14 @@ export class ConsumerRunner<T extends TopicName> {
     });
   }
 
+  /** Rejoins with a new consumer (unless stopping or already rejoining). */
+  private beginRestart(error: unknown): void {
+    if (!this.running || this.restarting) return;
+    this.restarting = this.restartAfterCrash(error).finally(() => {
+      this.restarting = undefined;
+    });
+  }
+
   private async restartAfterCrash(error: unknown): Promise<void> {
     while (this.running) {
       this.consecutiveRestarts++;
@@ -151,6 +196,9 @@ export class ConsumerRunner<T extends TopicName> {
       if (!this.running) return;
       try {
         await this.consumer.disconnect().catch(() => undefined);
+        // The new member reads from the committed offsets; old lanes commit nothing more
+        // that is not durable, but new batches start new lanes.
+        this.lanes = new Map();
         this.consumer = this.createConsumer();
         await this.runConsumer();
         this.options.logger.warn(
@@ -165,10 +213,80 @@ export class ConsumerRunner<T extends TopicName> {
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+    const { batch, resolveOffset } = payload;
+    const depth = this.options.batchesInFlightPerPartition ?? 1;
+    const lastMessage = batch.messages[batch.messages.length - 1];
+    const started = performance.now();
+    const outcome = this.processPayload(payload);
+    if (depth <= 1) {
+      const settled = await outcome;
+      if (settled.kind === 'aborted') return;
+      if (lastMessage) resolveOffset(lastMessage.offset);
+      await this.consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: settled.commitOffset },
+      ]);
+      this.recordCommitted(batch.topic, batch.partition, batch.highWatermark, settled, started);
+      await payload.heartbeat();
+      return;
+    }
+    // Pipelined: let kafkajs fetch the partition's next batch now; the lane commits this one
+    // once it and every batch before it are durable.
+    const lane = this.laneOf(batch.topic, batch.partition);
+    lane.push(outcome, { highWatermark: batch.highWatermark, started });
+    if (lastMessage) resolveOffset(lastMessage.offset);
+    await lane.waitForRoom(depth);
+  }
+
+  private laneOf(topic: string, partition: number): CommitLane<BatchContext> {
+    const key = `${topic}|${partition}`;
+    const open = this.lanes.get(key);
+    if (open && !open.closed) return open;
+    const consumer = this.consumer;
+    const log = this.options.logger.child({ topic, partition });
+    const lane = new CommitLane<BatchContext>({
+      commit: (offset) => consumer.commitOffsets([{ topic, partition, offset }]),
+      onCommitted: (outcome, { highWatermark, started }) =>
+        this.recordCommitted(topic, partition, highWatermark, outcome, started),
+      onCommitError: (error) =>
+        log.warn(
+          { err: describeError(error) },
+          'offset commit failed (partition revoked?); the batches will be redelivered',
+        ),
+      onBroken: (error) => {
+        this.allLanes.delete(lane);
+        if (error === undefined) {
+          log.info('pipelined batch abandoned (stopping or consumer restarting)');
+          return;
+        }
+        log.error({ err: describeError(error) }, 'pipelined batch failed; rejoining');
+        this.beginRestart(error);
+      },
+    });
+    this.lanes.set(key, lane);
+    this.allLanes.add(lane);
+    return lane;
+  }
+
+  private recordCommitted(
+    topic: string,
+    partition: number,
+    highWatermark: string,
+    outcome: DoneOutcome,
+    started: number,
+  ): void {
+    const { metrics } = this.options;
+    metrics.processed.inc({ topic }, outcome.processed);
+    this.consecutiveRestarts = 0;
+    const lag = Number(BigInt(highWatermark) - BigInt(outcome.commitOffset));
+    metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, lag));
+    metrics.batchSeconds.observe({ topic }, (performance.now() - started) / 1000);
+  }
+
+  /** Decodes and handles one fetched batch (batch-processor.ts); commits nothing. */
+  private async processPayload(payload: EachBatchPayload): Promise<BatchOutcome> {
+    const { batch, heartbeat, isRunning, isStale } = payload;
     const { options } = this;
     const { topic, partition } = batch;
-    const started = performance.now();
     const log = options.logger.child({
       topic,
       partition,
@@ -209,20 +327,10 @@ export class ConsumerRunner<T extends TopicName> {
         );
       },
     });
-
     if (outcome.kind === 'aborted') {
       log.info('batch abandoned (stopping or partition revoked); it will be redelivered');
-      return;
     }
-    const lastMessage = batch.messages[batch.messages.length - 1];
-    if (lastMessage) resolveOffset(lastMessage.offset);
-    await this.consumer.commitOffsets([{ topic, partition, offset: outcome.commitOffset }]);
-    options.metrics.processed.inc({ topic }, outcome.processed);
-    this.consecutiveRestarts = 0;
-    const lag = Number(BigInt(batch.highWatermark) - BigInt(outcome.commitOffset));
-    options.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, lag));
-    options.metrics.batchSeconds.observe({ topic }, (performance.now() - started) / 1000);
-    await heartbeat();
+    return outcome;
   }
 
   private async sendDeadLetters(requests: readonly DeadLetterRequest[]): Promise<void> {
