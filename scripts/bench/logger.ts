@@ -1,44 +1,60 @@
 /**
  * Logger benchmark: predictions/s from the `predictions` topic into ClickHouse through the
- * logger service (separate process, 128-float embeddings), against a raw bulk insert of the
- * same rows with clickhouse-client, measured in the same run, in alternating rounds.
- *   npm run bench:logger [-- --rows 100000 --rounds 3 --produce-batch 9000 --cpu-prof-dir DIR
- *                            --logger-env NAME=value --keep-stack]
+ * logger service (separate process, real predictions with 128-float embeddings), against a
+ * raw bulk insert of the same rows with clickhouse-client, measured in the same run, in
+ * alternating rounds.
+ *   npm run bench:logger [-- --rows 36000 --rounds 5 --produce-batch 6000 --cpu-prof-dir DIR
+ *                            --logger-env NAME=value --logger-log FILE --keep-stack]
  *
- * Each round starts both sides from empty tables (the bench stack's ClickHouse keeps its data
- * between runs) and the logger from an empty topic (the dev broker is restarted), so it reads
- * exactly this round's predictions. Raw: the rows the logger would write (same values, same
- * JSON the old logger sent), one `clickhouse-client` INSERT, timed from process start to exit.
- * Logger: predictions produced first, then the logger started and timed from its first row in
- * ClickHouse to its last (its start-up is not counted; the rows of that first insert are not
- * counted either).
+ * Each round starts every side from an empty table (the bench stack's ClickHouse keeps its
+ * data between runs) and the logger from an empty topic (the dev broker is restarted), so it
+ * reads exactly this round's predictions.
+ *   raw: the rows the logger would write, one `clickhouse-client` INSERT per format, timed by
+ *        the client (`--time`: the query, not the client's start-up): JSONEachRow (the
+ *        baseline of the target) and RowBinary (the logger's own format, the stricter one).
+ *   logger: predictions produced first, then the logger started and timed from its first row
+ *        in ClickHouse to its last (its start-up and the rows of its first insert not counted).
+ * Rows per round are capped by the dev broker: librdkafka's mock cluster keeps about 5 MB per
+ * partition and drops the oldest messages beyond that (36,000 real predictions are 4.2 MB per
+ * partition); the bench checks that nothing was dropped before it starts the logger.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, createMetricsRegistry } from '#shared/common';
+import { Kafka, logLevel } from 'kafkajs';
 import { createBackbone } from '#shared/kafka';
+import { SentimentEngine } from '#shared/model';
 import { type Prediction, REPO_ROOT } from '#shared/serde';
-import { type ClickHouseClient, createClickHouse, migrate, toPredictionRow } from '#shared/store';
-import { progress } from './common.ts';
+import {
+  type ClickHouseClient,
+  PREDICTION_COLUMNS,
+  RowBinaryWriter,
+  createClickHouse,
+  migrate,
+  toPredictionRow,
+  writePredictionRow,
+} from '#shared/store';
+import { progress, sst2Sentences } from './common.ts';
 import { BENCH_STACK_ENV, benchServiceEnv, benchStack, startService } from './stack.ts';
 
 const { values } = parseArgs({
   options: {
-    rows: { type: 'string', default: '100000' },
-    rounds: { type: 'string', default: '3' },
+    rows: { type: 'string', default: '36000' },
+    rounds: { type: 'string', default: '5' },
     // Messages per producer request. The dev broker answers a fetch with one record batch
     // per partition (Kafka returns up to the consumer's 1 MiB per partition), so this sets the
-    // logger's batch size: 9,000 = 1,500 per partition, about 1 MiB of predictions whose
-    // embeddings do not compress (see the README).
-    'produce-batch': { type: 'string', default: '9000' },
+    // logger's batch size: 6,000 = 1,000 per partition, 0.7 MB of real predictions.
+    'produce-batch': { type: 'string', default: '6000' },
     // Writes a V8 CPU profile of each logger process into this folder.
     'cpu-prof-dir': { type: 'string' },
     // Extra environment of the logger, NAME=value (repeatable), e.g. to compare settings.
     'logger-env': { type: 'string', multiple: true, default: [] },
+    // Appends the logger processes' logs to this file (they are discarded otherwise).
+    'logger-log': { type: 'string' },
     'keep-stack': { type: 'boolean', default: false },
   },
 });
@@ -60,25 +76,62 @@ const settings = {
   clickhousePassword: '',
 };
 const logger = createLogger('bench', 'fatal');
+/** Distinct scored sentences the bench cycles through (about 2.5 MB of embeddings). */
+const DISTINCT_PREDICTIONS = 5_000;
 
-function makePredictions(run: string): Prediction[] {
+/**
+ * Real predictions: SST-2 training sentences scored by the bootstrap model (text, label,
+ * probabilities and [CLS] embedding as inference would publish them), cycled to `total`
+ * events with fresh ids. Synthetic embeddings would flatter both sides: values such as
+ * sin(i + d) repeat from row to row, so gzip (Kafka) and LZ4 (ClickHouse) shrink them to a
+ * tenth, where real embeddings barely compress.
+ */
+async function scoredSentences(): Promise<
+  Omit<Prediction, 'eventId' | 'reviewId' | 'reviewEventId'>[]
+> {
+  const texts = sst2Sentences('train').slice(0, DISTINCT_PREDICTIONS);
+  const engine = await SentimentEngine.load(resolve(REPO_ROOT, 'models/sentiment-bootstrap'));
+  const scored: Omit<Prediction, 'eventId' | 'reviewId' | 'reviewEventId'>[] = [];
+  try {
+    for (let start = 0; start < texts.length; start += 256) {
+      const chunk = texts.slice(start, start + 256);
+      const started = performance.now();
+      const results = await engine.score(chunk);
+      const latencyMs = (performance.now() - started) / chunk.length;
+      results.forEach((result, i) =>
+        scored.push({
+          eventTime: 0,
+          origin: 'STREAM',
+          source: 'bench',
+          text: chunk[i]!,
+          modelName: 'sentiment',
+          modelVersion: '1',
+          label: result.labelIndex === 1 ? 'POSITIVE' : 'NEGATIVE',
+          probabilities: result.probabilities,
+          confidence: result.confidence,
+          embedding: Array.from(result.embedding),
+          latencyMs,
+          truncated: result.truncated,
+          groundTruth: null,
+        }),
+      );
+    }
+  } finally {
+    await engine.release();
+  }
+  return scored;
+}
+
+function makePredictions(
+  run: string,
+  scored: readonly Omit<Prediction, 'eventId' | 'reviewId' | 'reviewEventId'>[],
+): Prediction[] {
   return Array.from({ length: total }, (_, i) => ({
+    ...scored[i % scored.length]!,
     eventId: randomUUID(),
     eventTime: Date.now(),
     reviewId: `${run}-${i}`,
     reviewEventId: randomUUID(),
-    origin: 'STREAM',
-    source: 'bench',
-    text: `a benchmark review number ${i}, about as long as an SST-2 sentence is on average`,
-    modelName: 'sentiment',
-    modelVersion: '1',
-    label: i % 2 ? 'POSITIVE' : 'NEGATIVE',
-    probabilities: [0.3, 0.7],
-    confidence: 0.7,
-    embedding: Array.from({ length: 128 }, (_, d) => Math.fround(Math.sin(i + d))),
-    latencyMs: 1.2,
-    truncated: false,
-    groundTruth: null,
   }));
 }
 
@@ -100,35 +153,61 @@ async function count(client: ClickHouseClient): Promise<number> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function rawRound(predictions: readonly Prediction[], run: string): Promise<number> {
+type RawFormat = 'JSONEachRow' | 'RowBinary';
+
+/** The rows the logger would write, in `format`, inserted by clickhouse-client: rows/s. */
+async function rawRound(
+  predictions: readonly Prediction[],
+  run: string,
+  format: RawFormat,
+): Promise<number> {
   const client = await freshDatabase('bench_raw');
-  const file = join(tmpdir(), `bench-rows-${run}.jsonl`);
-  writeFileSync(
-    file,
-    predictions
-      .map((p, i) =>
-        JSON.stringify(
-          toPredictionRow(p, { schemaId: 1, partition: i % 6, offset: String(i) }, Date.now()),
-        ),
-      )
-      .join('\n'),
+  const file = join(tmpdir(), `bench-rows-${run}.${format}`);
+  const rows = predictions.map((p, i) =>
+    toPredictionRow(p, { schemaId: 1, partition: i % 6, offset: String(i) }, Date.now()),
   );
-  const started = performance.now();
+  if (format === 'JSONEachRow') {
+    writeFileSync(file, rows.map((row) => JSON.stringify(row)).join('\n'));
+  } else {
+    const writer = new RowBinaryWriter(rows.length * 800);
+    for (const row of rows) writePredictionRow(writer, row);
+    writeFileSync(file, writer.toBuffer());
+  }
+  const columns = format === 'RowBinary' ? ` (${PREDICTION_COLUMNS.join(', ')})` : '';
   const raw = spawnSync(
     'bash',
     [
       '-c',
-      `clickhouse-client --port ${BENCH_STACK_ENV.CLICKHOUSE_TCP_PORT} --query "INSERT INTO bench_raw.predictions FORMAT JSONEachRow" < ${file}`,
+      `clickhouse-client --port ${BENCH_STACK_ENV.CLICKHOUSE_TCP_PORT} --time --query "INSERT INTO bench_raw.predictions${columns} FORMAT ${format}" < ${file}`,
     ],
-    { stdio: 'inherit' },
+    { encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] },
   );
-  const seconds = (performance.now() - started) / 1000;
   execFileSync('rm', ['-f', file]);
-  if (raw.status !== 0) throw new Error('clickhouse-client insert failed');
+  if (raw.status !== 0) throw new Error(`clickhouse-client insert failed: ${raw.stderr}`);
+  // --time prints the query's elapsed seconds as the last line of stderr.
+  const seconds = Number(raw.stderr.trim().split('\n').at(-1));
+  if (!(seconds > 0)) throw new Error(`no query time from clickhouse-client: ${raw.stderr}`);
   const stored = await count(client);
   await client.close();
   if (stored !== total) throw new Error(`raw insert stored ${stored} rows, not ${total}`);
   return total / seconds;
+}
+
+/** Fails when the dev broker dropped any of this round's predictions (its size cap). */
+async function checkNothingDropped(brokers: string[]): Promise<void> {
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets('predictions');
+    const dropped = offsets.filter((partition) => partition.low !== '0');
+    if (dropped.length > 0) {
+      throw new Error(
+        `the dev broker dropped the oldest predictions of partitions ${dropped.map((p) => `${p.partition} (from offset ${p.low})`).join(', ')}: it keeps about 5 MB per partition; use fewer --rows`,
+      );
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** The dev broker keeps topics in memory only: a restart empties `predictions`. */
@@ -180,6 +259,7 @@ async function loggerRound(predictions: readonly Prediction[], run: string): Pro
     );
   }
   await producer.disconnect();
+  await checkNothingDropped(env.KAFKA_BROKERS!.split(','));
 
   const service = profileDir
     ? spawn(
@@ -193,7 +273,7 @@ async function loggerRound(predictions: readonly Prediction[], run: string): Pro
         ],
         { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] },
       )
-    : startService('logger', env);
+    : startService('logger', env, values['logger-log']);
   const exited = new Promise((resolve) => service.once('exit', resolve));
   let first = 0;
   while ((first = await count(client)) === 0) await sleep(20);
@@ -216,30 +296,40 @@ const median = (values: readonly number[]) => {
   return sorted[Math.floor(sorted.length / 2)]!;
 };
 
+progress(`scoring ${DISTINCT_PREDICTIONS} SST-2 sentences with the bootstrap model`);
+const scored = await scoredSentences();
 progress('starting the bench stack');
 benchStack('up');
-const raws: number[] = [];
+const raws: Record<RawFormat, number[]> = { JSONEachRow: [], RowBinary: [] };
 const loggers: number[] = [];
 for (let round = 1; round <= rounds; round++) {
   const run = randomUUID().slice(0, 8);
-  const predictions = makePredictions(run);
-  progress(`round ${round}/${rounds}: raw bulk insert of ${total} rows with clickhouse-client`);
-  raws.push(await rawRound(predictions, run));
+  const predictions = makePredictions(run, scored);
+  for (const format of ['JSONEachRow', 'RowBinary'] as const) {
+    progress(`round ${round}/${rounds}: raw ${format} insert of ${total} rows (clickhouse-client)`);
+    raws[format].push(await rawRound(predictions, run, format));
+  }
   progress(`round ${round}/${rounds}: ${total} predictions through the logger`);
   loggers.push(await loggerRound(predictions, run));
   progress(
-    `round ${round}: raw ${raws.at(-1)!.toFixed(0)} rows/s, logger ${loggers.at(-1)!.toFixed(0)} predictions/s, ratio ${(loggers.at(-1)! / raws.at(-1)!).toFixed(2)}`,
+    `round ${round}: raw JSONEachRow ${raws.JSONEachRow.at(-1)!.toFixed(0)} rows/s, raw RowBinary ${raws.RowBinary.at(-1)!.toFixed(0)} rows/s, logger ${loggers.at(-1)!.toFixed(0)} predictions/s, ratio ${(loggers.at(-1)! / raws.JSONEachRow.at(-1)!).toFixed(2)}`,
   );
 }
-const rawRate = median(raws);
+const list = (values: readonly number[]) => values.map((v) => v.toFixed(0)).join(', ');
 const loggerRate = median(loggers);
+console.log(`\nmedians of ${rounds} rounds, ${total} real predictions each:`);
+for (const format of ['JSONEachRow', 'RowBinary'] as const) {
+  console.log(
+    `raw bulk insert (clickhouse-client, ${format}): ${median(raws[format]).toFixed(0)} rows/s (${list(raws[format])})`,
+  );
+}
 console.log(
-  `\nraw bulk insert (clickhouse-client, JSONEachRow): ${rawRate.toFixed(0)} rows/s (median of ${rounds}: ${raws.map((r) => r.toFixed(0)).join(', ')})`,
+  `logger end to end (predictions topic -> ClickHouse): ${loggerRate.toFixed(0)} predictions/s (${list(loggers)})`,
 );
-console.log(
-  `logger end to end (predictions topic -> ClickHouse): ${loggerRate.toFixed(0)} predictions/s (median of ${rounds}: ${loggers.map((r) => r.toFixed(0)).join(', ')})`,
-);
-console.log(
-  `ratio logger / raw: ${(loggerRate / rawRate).toFixed(2)} (per round: ${loggers.map((l, i) => (l / raws[i]!).toFixed(2)).join(', ')}; targets: >= 20,000/s and >= 0.5)`,
-);
+for (const format of ['JSONEachRow', 'RowBinary'] as const) {
+  const perRound = loggers.map((l, i) => l / raws[format][i]!);
+  console.log(
+    `ratio logger / raw ${format}: ${median(perRound).toFixed(2)} (per round: ${perRound.map((r) => r.toFixed(2)).join(', ')})${format === 'JSONEachRow' ? '; targets: >= 20,000/s and >= 0.5' : ''}`,
+  );
+}
 if (!values['keep-stack']) benchStack('down');

@@ -70,6 +70,17 @@ describe('topic catalogue', () => {
       /replicationFactor must be a positive integer/,
     );
     expect(() => validateCatalogue(invalid)).toThrow(/no dead-letter topic "dlq.orders"/);
+    expect(() =>
+      validateCatalogue({ topics: [{ name: 'orders', partitions: 1, compression: 'lz4' }] }),
+    ).toThrow(/compression must be "gzip" or "none"/);
+  });
+
+  it('sends predictions uncompressed and everything else gzip-compressed', () => {
+    const compression = Object.fromEntries(
+      catalogue.topics.map((topic) => [topic.name, topic.compression ?? 'gzip']),
+    );
+    expect(compression.predictions).toBe('none');
+    expect(compression.reviews).toBe('gzip');
   });
 
   it('has generated TypeScript types that match the schemas', () => {

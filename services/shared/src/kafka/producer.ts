@@ -1,12 +1,18 @@
 /**
  * Typed event producer: values are validated and Avro-encoded through the codec, keyed,
- * sent in batches with GZIP compression and acks from all in-sync replicas. A resolved
+ * sent in batches compressed as the topic's catalogue entry says (gzip unless `none`) and
+ * acked by all in-sync replicas. A resolved
  * `send` means the broker acknowledged every message (durable), which is what consumers
  * wait for before committing their own offsets.
  */
 import { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import { Counter, type Registry } from 'prom-client';
-import type { EventCodec, TopicName, TopicValues } from '#shared/serde';
+import {
+  DEFAULT_COMPRESSION,
+  type EventCodec,
+  type TopicName,
+  type TopicValues,
+} from '#shared/serde';
 
 export interface OutgoingEvent<T extends TopicName> {
   readonly key: string | Buffer | null;
@@ -23,6 +29,7 @@ export interface RawOutgoing {
 export class EventProducer {
   private readonly producer: Producer;
   private readonly produced: Counter<'topic'>;
+  private readonly compressionByTopic: ReadonlyMap<string, CompressionTypes>;
   private connected = false;
 
   constructor(
@@ -36,6 +43,14 @@ export class EventProducer {
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+    this.compressionByTopic = new Map(
+      codec.catalogue.topics.map((topic) => [
+        topic.name,
+        (topic.compression ?? DEFAULT_COMPRESSION) === 'none'
+          ? CompressionTypes.None
+          : CompressionTypes.GZIP,
+      ]),
+    );
     this.produced =
       (metrics.getSingleMetric('kafka_messages_produced_total') as Counter<'topic'> | undefined) ??
       new Counter({
@@ -71,7 +86,7 @@ export class EventProducer {
     await this.producer.send({
       topic,
       acks: -1,
-      compression: CompressionTypes.GZIP,
+      compression: this.compressionByTopic.get(topic) ?? CompressionTypes.GZIP,
       messages: messages.map((message) => ({
         key: message.key,
         value: message.value,

@@ -16,6 +16,12 @@ export const GENERATED_TYPES_PATH = fileURLToPath(
 
 export type CleanupPolicy = 'delete' | 'compact';
 
+/** How producers compress a topic's record batches. */
+export type TopicCompression = 'gzip' | 'none';
+
+/** Compression of topics whose catalogue entry does not say. */
+export const DEFAULT_COMPRESSION: TopicCompression = 'gzip';
+
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
@@ -23,6 +29,12 @@ export interface TopicSpec {
   /** -1 keeps messages forever. */
   readonly retentionMs: number;
   readonly cleanupPolicy: CleanupPolicy;
+  /**
+   * Producer compression (default gzip). `none` where the payload does not compress: gzip
+   * costs the producer about 20 us per prediction to save 14 % of its bytes ([CLS]
+   * embeddings are incompressible floats), on the services that produce the most.
+   */
+  readonly compression?: TopicCompression;
   /** What the Kafka key holds (documentation). */
   readonly key: string;
   /** Schema file name in schemas/ without `.avsc`. */
@@ -88,6 +100,13 @@ export function validateCatalogue(raw: unknown): Catalogue {
     }
     if (topic.cleanupPolicy !== 'delete' && topic.cleanupPolicy !== 'compact') {
       problems.push(`${at}.cleanupPolicy must be "delete" or "compact"`);
+    }
+    if (
+      topic.compression !== undefined &&
+      topic.compression !== 'gzip' &&
+      topic.compression !== 'none'
+    ) {
+      problems.push(`${at}.compression must be "gzip" or "none" (default gzip)`);
     }
     for (const field of ['key', 'valueSchema', 'description'] as const) {
       if (typeof topic[field] !== 'string' || topic[field] === '') {

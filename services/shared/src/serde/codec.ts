@@ -74,7 +74,8 @@ export class EventCodec {
 
   constructor(
     private readonly registry: RegistryClient,
-    catalogue: Catalogue,
+    /** The topics this codec serves (their value schemas, and what producers need). */
+    readonly catalogue: Catalogue,
   ) {
     for (const topic of catalogue.topics) {
       this.bindings.set(topic.name, {
