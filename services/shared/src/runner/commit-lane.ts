@@ -87,14 +87,15 @@ export class CommitLane<C = undefined> {
     entry.settled = settled;
     this.unsettled--;
     const finished: { outcome: DoneOutcome; context: C }[] = [];
-    while (!this.isClosed && this.entries[0]?.settled) {
-      const { context, settled: head } = this.entries.shift()!;
-      if (head!.kind === 'outcome' && head!.outcome.kind === 'done') {
-        finished.push({ outcome: head!.outcome, context });
+    for (let head = this.entries[0]; !this.isClosed && head?.settled; head = this.entries[0]) {
+      this.entries.shift();
+      const result = head.settled;
+      if (result.kind === 'outcome' && result.outcome.kind === 'done') {
+        finished.push({ outcome: result.outcome, context: head.context });
         continue;
       }
       this.isClosed = true;
-      this.deps.onBroken?.(head!.kind === 'failed' ? head!.error : undefined);
+      this.deps.onBroken?.(result.kind === 'failed' ? result.error : undefined);
     }
     if (this.isClosed) this.entries.length = 0;
     const last = finished[finished.length - 1];

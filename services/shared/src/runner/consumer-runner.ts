@@ -99,9 +99,9 @@ export class ConsumerRunner<T extends TopicName> {
   private consecutiveRestarts = 0;
   private restarting: Promise<void> | undefined;
   /** Pipelining only: the open commit lane of each partition ("topic|partition"). */
-  private lanes = new Map<string, CommitLane<BatchContext>>();
-  /** Pipelining only: every lane that may still hold batches (closed ones too). */
-  private readonly allLanes = new Set<CommitLane<BatchContext>>();
+  private readonly lanes = new Map<string, CommitLane<BatchContext>>();
+  /** Pipelining only: lanes closed or left by a rejoin whose batches may still be running. */
+  private readonly retiredLanes = new Set<CommitLane<BatchContext>>();
 
   constructor(private readonly options: ConsumerRunnerOptions<T>) {
     this.consumer = this.createConsumer();
@@ -135,7 +135,14 @@ export class ConsumerRunner<T extends TopicName> {
   }
 
   private async drainLanes(): Promise<void> {
-    await Promise.all([...this.allLanes].map((lane) => lane.drain()));
+    await Promise.all([...this.lanes.values(), ...this.retiredLanes].map((lane) => lane.drain()));
+  }
+
+  /** Stops using `lane` for new batches; kept (for `stop`) until its batches have settled. */
+  private retireLane(key: string, lane: CommitLane<BatchContext>): void {
+    if (this.lanes.get(key) === lane) this.lanes.delete(key);
+    this.retiredLanes.add(lane);
+    void lane.drain().then(() => this.retiredLanes.delete(lane));
   }
 
   private createConsumer(): Consumer {
@@ -196,9 +203,9 @@ export class ConsumerRunner<T extends TopicName> {
       if (!this.running) return;
       try {
         await this.consumer.disconnect().catch(() => undefined);
-        // The new member reads from the committed offsets; old lanes commit nothing more
-        // that is not durable, but new batches start new lanes.
-        this.lanes = new Map();
+        // The new member reads from the committed offsets: its batches start new lanes (the
+        // old ones still commit what becomes durable, never past what is not).
+        for (const [key, lane] of [...this.lanes]) this.retireLane(key, lane);
         this.consumer = this.createConsumer();
         await this.runConsumer();
         this.options.logger.warn(
@@ -241,6 +248,7 @@ export class ConsumerRunner<T extends TopicName> {
     const key = `${topic}|${partition}`;
     const open = this.lanes.get(key);
     if (open && !open.closed) return open;
+    if (open) this.retireLane(key, open);
     const consumer = this.consumer;
     const log = this.options.logger.child({ topic, partition });
     const lane = new CommitLane<BatchContext>({
@@ -252,8 +260,10 @@ export class ConsumerRunner<T extends TopicName> {
           { err: describeError(error) },
           'offset commit failed (partition revoked?); the batches will be redelivered',
         ),
+      // Abandoned batches are redelivered by themselves: that happens only while stopping or
+      // when kafkajs restarts the member, which then reads from the committed offsets (this
+      // runner never seeks). A failure is redelivered by rejoining.
       onBroken: (error) => {
-        this.allLanes.delete(lane);
         if (error === undefined) {
           log.info('pipelined batch abandoned (stopping or consumer restarting)');
           return;
@@ -263,7 +273,6 @@ export class ConsumerRunner<T extends TopicName> {
       },
     });
     this.lanes.set(key, lane);
-    this.allLanes.add(lane);
     return lane;
   }
 
