@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, createMetricsRegistry } from '#shared/common';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { createBackbone } from '#shared/kafka';
 import { SentimentEngine } from '#shared/model';
 import { type Prediction, REPO_ROOT } from '#shared/serde';
@@ -79,6 +79,9 @@ const logger = createLogger('bench', 'fatal');
 /** Distinct scored sentences the bench cycles through (about 2.5 MB of embeddings). */
 const DISTINCT_PREDICTIONS = 5_000;
 
+/** A prediction as inference publishes it, without the ids each event gets anew. */
+type ScoredSentence = Omit<Prediction, 'eventId' | 'reviewId' | 'reviewEventId'>;
+
 /**
  * Real predictions: SST-2 training sentences scored by the bootstrap model (text, label,
  * probabilities and [CLS] embedding as inference would publish them), cycled to `total`
@@ -86,12 +89,10 @@ const DISTINCT_PREDICTIONS = 5_000;
  * sin(i + d) repeat from row to row, so gzip (Kafka) and LZ4 (ClickHouse) shrink them to a
  * tenth, where real embeddings barely compress.
  */
-async function scoredSentences(): Promise<
-  Omit<Prediction, 'eventId' | 'reviewId' | 'reviewEventId'>[]
-> {
+async function scoredSentences(): Promise<ScoredSentence[]> {
   const texts = sst2Sentences('train').slice(0, DISTINCT_PREDICTIONS);
   const engine = await SentimentEngine.load(resolve(REPO_ROOT, 'models/sentiment-bootstrap'));
-  const scored: Omit<Prediction, 'eventId' | 'reviewId' | 'reviewEventId'>[] = [];
+  const scored: ScoredSentence[] = [];
   try {
     for (let start = 0; start < texts.length; start += 256) {
       const chunk = texts.slice(start, start + 256);
@@ -122,10 +123,7 @@ async function scoredSentences(): Promise<
   return scored;
 }
 
-function makePredictions(
-  run: string,
-  scored: readonly Omit<Prediction, 'eventId' | 'reviewId' | 'reviewEventId'>[],
-): Prediction[] {
+function makePredictions(run: string, scored: readonly ScoredSentence[]): Prediction[] {
   return Array.from({ length: total }, (_, i) => ({
     ...scored[i % scored.length]!,
     eventId: randomUUID(),
@@ -194,8 +192,8 @@ async function rawRound(
 }
 
 /** Fails when the dev broker dropped any of this round's predictions (its size cap). */
-async function checkNothingDropped(brokers: string[]): Promise<void> {
-  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+async function checkNothingDropped(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin();
   await admin.connect();
   try {
     const offsets = await admin.fetchTopicOffsets('predictions');
@@ -245,7 +243,7 @@ async function loggerRound(predictions: readonly Prediction[], run: string): Pro
     METRICS_PORT: '0',
     ...loggerEnv,
   });
-  const { producer } = createBackbone(
+  const { kafka, producer } = createBackbone(
     { kafkaBrokers: env.KAFKA_BROKERS!.split(','), schemaRegistryUrl: env.SCHEMA_REGISTRY_URL! },
     'bench',
     logger,
@@ -259,7 +257,7 @@ async function loggerRound(predictions: readonly Prediction[], run: string): Pro
     );
   }
   await producer.disconnect();
-  await checkNothingDropped(env.KAFKA_BROKERS!.split(','));
+  await checkNothingDropped(kafka);
 
   const service = profileDir
     ? spawn(

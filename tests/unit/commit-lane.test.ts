@@ -19,6 +19,16 @@ const done = (commitOffset: number): BatchOutcome => ({
   deadLettered: 0,
 });
 
+/** Pushes one hand-settled batch per name, in order; returns them by name. */
+function pushed<const N extends string>(lane: CommitLane<string>, ...names: N[]) {
+  const batches = {} as Record<N, ReturnType<typeof deferred>>;
+  for (const name of names) {
+    batches[name] = deferred();
+    lane.push(batches[name].promise, name);
+  }
+  return batches;
+}
+
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function harness(options: { failCommit?: boolean } = {}) {
@@ -41,10 +51,7 @@ function harness(options: { failCommit?: boolean } = {}) {
 describe('CommitLane: in-order commits of pipelined batches', () => {
   it('commits only the end of the finished prefix, whatever order batches finish in', async () => {
     const { lane, commits, committed } = harness();
-    const [a, b, c] = [deferred(), deferred(), deferred()];
-    lane.push(a.promise, 'a');
-    lane.push(b.promise, 'b');
-    lane.push(c.promise, 'c');
+    const { a, b, c } = pushed(lane, 'a', 'b', 'c');
     c.resolve(done(30));
     b.resolve(done(20));
     await flush();
@@ -58,9 +65,7 @@ describe('CommitLane: in-order commits of pipelined batches', () => {
 
   it('commits each batch as it finishes when they finish in order', async () => {
     const { lane, commits } = harness();
-    const [a, b] = [deferred(), deferred()];
-    lane.push(a.promise, 'a');
-    lane.push(b.promise, 'b');
+    const { a, b } = pushed(lane, 'a', 'b');
     a.resolve(done(10));
     await flush();
     expect(commits).toEqual(['10']);
@@ -71,9 +76,7 @@ describe('CommitLane: in-order commits of pipelined batches', () => {
 
   it('waitForRoom holds the caller while the lane is full, counting finished batches behind an unfinished one', async () => {
     const { lane } = harness();
-    const [a, b] = [deferred(), deferred()];
-    lane.push(a.promise, 'a');
-    lane.push(b.promise, 'b');
+    const { a, b } = pushed(lane, 'a', 'b');
     let roomy = false;
     const room = lane.waitForRoom(2).then(() => (roomy = true));
     b.resolve(done(20));
@@ -86,10 +89,7 @@ describe('CommitLane: in-order commits of pipelined batches', () => {
 
   it('an abandoned batch closes the lane: nothing after it is committed', async () => {
     const { lane, commits, broken } = harness();
-    const [a, b, c] = [deferred(), deferred(), deferred()];
-    lane.push(a.promise, 'a');
-    lane.push(b.promise, 'b');
-    lane.push(c.promise, 'c');
+    const { a, b, c } = pushed(lane, 'a', 'b', 'c');
     c.resolve(done(30));
     a.resolve(done(10));
     b.resolve({ kind: 'aborted' });
@@ -102,9 +102,7 @@ describe('CommitLane: in-order commits of pipelined batches', () => {
 
   it('a failed batch closes the lane and reports the error; later batches stay uncommitted', async () => {
     const { lane, commits, broken } = harness();
-    const [a, b] = [deferred(), deferred()];
-    lane.push(a.promise, 'a');
-    lane.push(b.promise, 'b');
+    const { a, b } = pushed(lane, 'a', 'b');
     const failure = new Error('handler bug');
     a.reject(failure);
     b.resolve(done(20));
@@ -115,9 +113,7 @@ describe('CommitLane: in-order commits of pipelined batches', () => {
 
   it('drain waits for batches still running in a closed lane', async () => {
     const { lane } = harness();
-    const [a, b] = [deferred(), deferred()];
-    lane.push(a.promise, 'a');
-    lane.push(b.promise, 'b');
+    const { a, b } = pushed(lane, 'a', 'b');
     a.resolve({ kind: 'aborted' });
     let drained = false;
     const draining = lane.drain().then(() => (drained = true));
@@ -130,8 +126,7 @@ describe('CommitLane: in-order commits of pipelined batches', () => {
 
   it('a failed commit is reported and the lane goes on', async () => {
     const { lane, commitErrors, committed } = harness({ failCommit: true });
-    const a = deferred();
-    lane.push(a.promise, 'a');
+    const { a } = pushed(lane, 'a');
     a.resolve(done(10));
     await lane.drain();
     expect(commitErrors).toHaveLength(1);
