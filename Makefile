@@ -10,7 +10,7 @@ down:           ## stop everything the local stack started
 status:
 	bash infra/local-stack.sh status
 
-install:        ## Debian packages, npm ci, dev broker build (idempotent)
+install:        ## Debian packages, npm ci, Kafka jars through Maven (idempotent)
 	bash infra/local-stack.sh install
 
 test: install   ## all tests; integration tests start their own local stack (var/test-stack)

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Local development stack: ClickHouse (Debian's clickhouse-server 18.16), a Kafka-protocol
-# dev broker (librdkafka mock cluster, in memory) and a Confluent-compatible schema registry
-# dev server, plus the application services. These are development stand-ins: production
-# runs Apache Kafka, Confluent Schema Registry and a current ClickHouse (docker-compose.yml).
+# Local stack: Apache Kafka (a 3-node KRaft cluster from Maven Central's jars, infra/kafka),
+# ClickHouse (Debian's clickhouse-server 18.16), the project's Confluent-compatible schema
+# registry, and the application services, all on 127.0.0.1. Production runs the same Kafka
+# version, Confluent Schema Registry and a current ClickHouse (docker-compose.yml).
 #
 #   infra/local-stack.sh up [--infra-only]   install what is missing, start everything (idempotent)
 #   infra/local-stack.sh down                stop everything this stack started (idempotent)
 #   infra/local-stack.sh status              show what runs
-#   infra/local-stack.sh install             apt packages + npm ci + build the dev broker
+#   infra/local-stack.sh install             apt packages + npm ci + Kafka jars (Maven)
 #
-# State, logs and pid files live under $STACK_DIR (default var/). Ports: CLICKHOUSE_HTTP_PORT
-# (8123), CLICKHOUSE_TCP_PORT (9000), SCHEMA_REGISTRY_PORT (8081); the broker's ports are
-# ephemeral and written to $STACK_DIR/kafka/bootstrap.
+# State, logs and pid files live under $STACK_DIR (default var/); restarts keep the data.
+# Ports: KAFKA_PORT (9092; brokers on 9092-9094, controllers on 9095-9097),
+# CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), SCHEMA_REGISTRY_PORT (8081). The
+# bootstrap list is written to $STACK_DIR/kafka/bootstrap.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +26,9 @@ KAFKA_DIR="$STACK_DIR/kafka"
 REGISTRY_DIR="$STACK_DIR/schema-registry"
 PID_DIR="$STACK_DIR/pids"
 LOG_DIR="$STACK_DIR/logs"
-APT_PACKAGES=(clickhouse-server clickhouse-client librdkafka-dev pkg-config gcc make docker-compose)
+APT_PACKAGES=(clickhouse-server clickhouse-client make docker-compose)
+# Kafka's runtime (Java 17+) and the tool that fetches it; installed only when missing.
+JAVA_APT_PACKAGES=(openjdk-17-jre-headless maven)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -57,6 +60,7 @@ install_deps() {
   for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
+  if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then missing+=("${JAVA_APT_PACKAGES[@]}"); fi
   if ((${#missing[@]})); then
     log "installing Debian packages: ${missing[*]}"
     local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
@@ -71,28 +75,16 @@ install_deps() {
     ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=silent \
       || ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save --no-audit --no-fund --loglevel=error
   fi
-  make -s -C infra/dev-broker dev-broker
+  bash infra/kafka/run.sh fetch
 }
 
-catalogue_topic_args() {
-  node -e '
-    const { topics } = JSON.parse(require("fs").readFileSync("topics/catalogue.json", "utf8"));
-    for (const t of topics) console.log("--topic", `${t.name}:${t.partitions}:${t.replicationFactor}`);
-  '
-}
-
-start_broker() {
-  mkdir -p "$KAFKA_DIR" "$LOG_DIR" "$PID_DIR"
-  if is_running "$PID_DIR/dev-broker.pid" && [[ -s "$KAFKA_DIR/bootstrap" ]]; then
-    log "dev broker already running at $(cat "$KAFKA_DIR/bootstrap")"; return
-  fi
-  rm -f "$KAFKA_DIR/bootstrap"
-  # shellcheck disable=SC2046
-  nohup infra/dev-broker/dev-broker --state-dir "$KAFKA_DIR" --brokers 3 $(catalogue_topic_args) \
-    >>"$LOG_DIR/dev-broker.log" 2>&1 &
-  echo $! >"$PID_DIR/dev-broker.pid"
-  wait_for 15 "dev broker" test -s "$KAFKA_DIR/bootstrap"
-  log "dev broker up at $(cat "$KAFKA_DIR/bootstrap") (in memory: topics are recreated empty at each start)"
+start_kafka() {
+  bash infra/kafka/run.sh start
+  # The catalogue's topics through the admin API (the docker-compose init runs the same).
+  KAFKA_BROKERS="$(cat "$KAFKA_DIR/bootstrap")" KAFKA_EXPECTED_BROKERS=3 \
+    node --import tsx scripts/create-topics.ts >>"$LOG_DIR/create-topics.log" 2>&1 \
+    || { tail -20 "$LOG_DIR/create-topics.log" >&2; die "topic creation failed"; }
+  log "topics: $(tail -1 "$LOG_DIR/create-topics.log")"
 }
 
 start_registry() {
@@ -130,14 +122,14 @@ up() {
   install_deps
   mkdir -p "$STACK_DIR"
   bash infra/clickhouse/run.sh start
-  start_broker
+  start_kafka
   start_registry
   node --import tsx scripts/register-schemas.ts >>"$LOG_DIR/register-schemas.log" 2>&1 \
     || { tail -20 "$LOG_DIR/register-schemas.log" >&2; die "schema registration failed"; }
   log "schemas registered"
   if ! $infra_only; then
     # Migrations, the committed model registered and promoted (first start), production's
-    # deployment re-published (the dev broker forgets topics when it stops).
+    # deployment re-published (idempotent: the compacted topic keeps the latest).
     node --import tsx services/mlops/cli.ts registry bootstrap >>"$LOG_DIR/registry-bootstrap.log" 2>&1 \
       || { tail -20 "$LOG_DIR/registry-bootstrap.log" >&2; die "registry bootstrap failed"; }
     log "registry: $(tail -1 "$LOG_DIR/registry-bootstrap.log")"
@@ -149,7 +141,7 @@ up() {
 down() {
   for name in $(app_services); do stop_pid "$PID_DIR/$name.pid" "$name"; done
   stop_pid "$PID_DIR/schema-registry.pid" "schema registry"
-  stop_pid "$PID_DIR/dev-broker.pid" "dev broker"
+  bash infra/kafka/run.sh stop
   bash infra/clickhouse/run.sh stop || true
 }
 
@@ -160,7 +152,9 @@ status() {
   if bash infra/clickhouse/run.sh status >/dev/null 2>&1; then
     row clickhouse "running  http://127.0.0.1:${CLICKHOUSE_HTTP_PORT:-8123}"
   else row clickhouse stopped; fi
-  if is_running "$PID_DIR/dev-broker.pid"; then row kafka "running  $(cat "$KAFKA_DIR/bootstrap" 2>/dev/null)"; else row kafka stopped; fi
+  if bash infra/kafka/run.sh status >/dev/null 2>&1; then
+    row kafka "running  $(cat "$KAFKA_DIR/bootstrap" 2>/dev/null) (Kafka $(bash infra/kafka/run.sh version))"
+  else row kafka "stopped"; fi
   if is_running "$PID_DIR/schema-registry.pid"; then row schema-registry "running  $(cat "$REGISTRY_DIR/url" 2>/dev/null)"; else row schema-registry stopped; fi
   for name in $(app_services); do
     if is_running "$PID_DIR/$name.pid"; then row "$name" running; else row "$name" stopped; fi

@@ -22,6 +22,7 @@ const STACK = {
   CLICKHOUSE_HTTP_PORT: '18523',
   CLICKHOUSE_TCP_PORT: '19500',
   SCHEMA_REGISTRY_PORT: '18581',
+  KAFKA_PORT: '19192',
 };
 const MODEL = 'sentiment';
 const started = Date.now();
@@ -41,7 +42,7 @@ function stack(command: 'up' | 'down'): void {
 }
 
 say(
-  'starting a local stack of its own (ClickHouse, dev broker, schema registry) in var/demo-stack',
+  'starting a local stack of its own (ClickHouse, Kafka, schema registry) in var/demo-stack',
 );
 stack('up');
 const env: NodeJS.ProcessEnv = {

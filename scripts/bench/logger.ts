@@ -3,24 +3,21 @@
  * logger service (separate process, real predictions with 128-float embeddings), against a
  * raw bulk insert of the same rows with clickhouse-client, measured in the same run, in
  * alternating rounds.
- *   npm run bench:logger [-- --rows 36000 --rounds 5 --produce-batch 6000 --cpu-prof-dir DIR
+ *   npm run bench:logger [-- --rows 100000 --rounds 5 --produce-batch 6000 --cpu-prof-dir DIR
  *                            --logger-env NAME=value --logger-log FILE --keep-stack]
  *
  * Each round starts every side from an empty table (the bench stack's ClickHouse keeps its
- * data between runs) and the logger from an empty topic (the dev broker is restarted), so it
- * reads exactly this round's predictions.
+ * data between runs), and the logger from a new group whose offsets are set to the end of
+ * `predictions` before the round's predictions are produced, so it reads exactly those.
  *   raw: the rows the logger would write, one `clickhouse-client` INSERT per format, timed by
  *        the client (`--time`: the query, not the client's start-up): JSONEachRow (the
  *        baseline of the target) and RowBinary (the logger's own format, the stricter one).
  *   logger: predictions produced first, then the logger started and timed from its first row
  *        in ClickHouse to its last (its start-up and the rows of its first insert not counted).
- * Rows per round are capped by the dev broker: librdkafka's mock cluster keeps about 5 MB per
- * partition and drops the oldest messages beyond that (36,000 real predictions are 4.2 MB per
- * partition); the bench checks that nothing was dropped before it starts the logger.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,11 +40,10 @@ import { BENCH_STACK_ENV, benchServiceEnv, benchStack, startService } from './st
 
 const { values } = parseArgs({
   options: {
-    rows: { type: 'string', default: '36000' },
+    rows: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '5' },
-    // Messages per producer request. The dev broker answers a fetch with one record batch
-    // per partition (Kafka returns up to the consumer's 1 MiB per partition), so this sets the
-    // logger's batch size: 6,000 = 1,000 per partition, 0.7 MB of real predictions.
+    // Messages per producer request (1,000 per partition, 0.7 MB of real predictions). Kafka
+    // answers a fetch with up to the consumer's 1 MiB per partition whatever the batching.
     'produce-batch': { type: 'string', default: '6000' },
     // Writes a V8 CPU profile of each logger process into this folder.
     'cpu-prof-dir': { type: 'string' },
@@ -191,49 +187,26 @@ async function rawRound(
   return total / seconds;
 }
 
-/** Fails when the dev broker dropped any of this round's predictions (its size cap). */
-async function checkNothingDropped(kafka: Kafka): Promise<void> {
+/**
+ * Starts `groupId` at the current end of `predictions`: the logger then reads exactly what is
+ * produced after this call (the topic keeps every earlier round's predictions).
+ */
+async function startGroupAtEnd(kafka: Kafka, groupId: string): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets('predictions');
-    const dropped = offsets.filter((partition) => partition.low !== '0');
-    if (dropped.length > 0) {
-      throw new Error(
-        `the dev broker dropped the oldest predictions of partitions ${dropped.map((p) => `${p.partition} (from offset ${p.low})`).join(', ')}: it keeps about 5 MB per partition; use fewer --rows`,
-      );
-    }
+    const ends = await admin.fetchTopicOffsets('predictions');
+    await admin.setOffsets({
+      groupId,
+      topic: 'predictions',
+      partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
+    });
   } finally {
     await admin.disconnect();
   }
 }
 
-/** The dev broker keeps topics in memory only: a restart empties `predictions`. */
-async function emptyTopics(): Promise<void> {
-  const pidFile = join(BENCH_STACK_ENV.STACK_DIR, 'pids/dev-broker.pid');
-  if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    try {
-      process.kill(pid, 'SIGTERM');
-      while (alive(pid)) await sleep(50);
-    } catch {
-      // not running
-    }
-  }
-  benchStack('up');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function loggerRound(predictions: readonly Prediction[], run: string): Promise<number> {
-  await emptyTopics();
   const client = await freshDatabase('bench_logger');
   const groupId = `bench-${run}`;
   const env = benchServiceEnv({
@@ -250,6 +223,7 @@ async function loggerRound(predictions: readonly Prediction[], run: string): Pro
     createMetricsRegistry('bench'),
   );
   await producer.connect();
+  await startGroupAtEnd(kafka, groupId);
   for (let i = 0; i < total; i += produceBatch) {
     await producer.send(
       'predictions',
@@ -257,7 +231,6 @@ async function loggerRound(predictions: readonly Prediction[], run: string): Pro
     );
   }
   await producer.disconnect();
-  await checkNothingDropped(kafka);
 
   const service = profileDir
     ? spawn(

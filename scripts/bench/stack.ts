@@ -13,6 +13,7 @@ export interface BenchStack {
   readonly CLICKHOUSE_HTTP_PORT: string;
   readonly CLICKHOUSE_TCP_PORT: string;
   readonly SCHEMA_REGISTRY_PORT: string;
+  readonly KAFKA_PORT: string;
 }
 
 export const BENCH_STACK_ENV: BenchStack = {
@@ -20,6 +21,7 @@ export const BENCH_STACK_ENV: BenchStack = {
   CLICKHOUSE_HTTP_PORT: '28123',
   CLICKHOUSE_TCP_PORT: '29000',
   SCHEMA_REGISTRY_PORT: '28081',
+  KAFKA_PORT: '29092',
 };
 
 export function benchStack(command: 'up' | 'down', stack: BenchStack = BENCH_STACK_ENV): void {

@@ -1,4 +1,12 @@
-import { type Env, intField, parseConfig, processConfigFields, stringField } from '#shared/common';
+import { hostname } from 'node:os';
+import {
+  type Env,
+  enumField,
+  intField,
+  parseConfig,
+  processConfigFields,
+  stringField,
+} from '#shared/common';
 import { backboneConfigFields } from '#shared/kafka';
 import { modelConfigFields } from '#shared/model';
 
@@ -9,6 +17,25 @@ export const inferenceConfigSchema = {
   groupId: stringField('INFERENCE_GROUP_ID', 'Consumer group of the reviews consumer', {
     default: 'inference',
   }),
+  delivery: enumField(
+    'INFERENCE_DELIVERY',
+    'exactly-once: predictions, dead letters and consumed offsets in one Kafka transaction ' +
+      '(downstream reads committed); at-least-once: produce, then commit offsets',
+    ['exactly-once', 'at-least-once'] as const,
+    { default: 'exactly-once' },
+  ),
+  transactionalId: stringField(
+    'INFERENCE_TRANSACTIONAL_ID',
+    'Transactional id (exactly-once): unique per instance, stable across its restarts; ' +
+      'empty: <group id>-<hostname> (set it when several instances share a host)',
+    { default: '' },
+  ),
+  transactionTimeoutMs: intField(
+    'INFERENCE_TRANSACTION_TIMEOUT_MS',
+    'Longest a transaction stays open; bounds how long an instance that died mid-transaction ' +
+      'holds back read-committed consumers',
+    { default: 15_000, min: 1_000, max: 900_000 },
+  ),
   maxBatchSize: intField('INFERENCE_BATCH_SIZE', 'Texts per forward pass', {
     default: 32,
     min: 1,
@@ -32,4 +59,12 @@ export const inferenceConfigSchema = {
 
 export function parseInferenceConfig(env: Env) {
   return parseConfig(inferenceConfigSchema, env);
+}
+
+/** The configured transactional id, or `<group id>-<hostname>` (one instance per host). */
+export function transactionalIdOf(config: {
+  readonly transactionalId: string;
+  readonly groupId: string;
+}): string {
+  return config.transactionalId || `${config.groupId}-${hostname()}`;
 }

@@ -6,11 +6,15 @@
 import { hostname } from 'node:os';
 import { Counter, Histogram } from 'prom-client';
 import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
-import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
+import {
+  TransactionalEventProducer,
+  createBackbone,
+  withLocalStackDefaults,
+} from '#shared/kafka';
 import { ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { REPO_ROOT } from '#shared/serde';
-import { parseInferenceConfig } from './config.ts';
+import { parseInferenceConfig, transactionalIdOf } from './config.ts';
 import { createDeploymentHandler } from '#shared/scoring';
 import { createReviewHandler } from './review-handler.ts';
 
@@ -37,6 +41,17 @@ const { kafka, codec, producer } = createBackbone(
   logger,
   metrics,
 );
+const transactions =
+  config.delivery === 'exactly-once'
+    ? new TransactionalEventProducer({
+        kafka,
+        codec,
+        transactionalId: transactionalIdOf(config),
+        transactionTimeoutMs: config.transactionTimeoutMs,
+        metrics,
+        logger,
+      })
+    : undefined;
 const host = await ModelHost.start(config.modelDir, {
   intraOpThreads: config.intraOpThreads,
   maxBatchSize: config.maxBatchSize,
@@ -53,10 +68,10 @@ const reviews = new ConsumerRunner({
   logger,
   metrics: runnerMetrics,
   partitionsConsumedConcurrently: config.partitionsConcurrently,
+  ...(transactions ? { transactions } : {}),
   onFatal: ops.fail,
   handler: createReviewHandler({
     score: (texts) => host.score(texts),
-    publish: (events) => producer.send('predictions', events),
     maxTextBytes: config.maxTextBytes,
     modelName: config.modelName,
     onScored: (count, version, seconds) => {
@@ -98,6 +113,7 @@ await ops.start({
   steps: [
     { name: 'stop reviews consumer (drain in-flight batch)', run: () => reviews.stop() },
     { name: 'stop deployments consumer', run: () => deployments.stop() },
+    { name: 'close transactional producer', run: () => transactions?.disconnect() },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'release model', run: () => host.close() },
   ],
@@ -107,4 +123,12 @@ await producer.connect();
 await codec.registerAll();
 await deployments.start();
 await reviews.start();
-logger.info({ model: host.model.version, metricsPort: config.metricsPort }, 'inference running');
+logger.info(
+  {
+    model: host.model.version,
+    metricsPort: config.metricsPort,
+    delivery: config.delivery,
+    ...(transactions ? { transactionalId: transactions.transactionalId } : {}),
+  },
+  'inference running',
+);

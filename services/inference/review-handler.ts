@@ -1,10 +1,10 @@
 /**
  * The inference consumer's batch handler: validate texts, score them in one call to the
- * serving model (length-bucketed batches inside the worker), publish one Prediction per
- * review and resolve only once the broker acknowledged them (then the runner commits).
+ * serving model (length-bucketed batches inside the worker) and send one Prediction per
+ * review to the runner's output: at least once, the producer (resolved = acknowledged, then
+ * the runner commits); exactly once, the batch's transaction (committed with the offsets).
  */
 import { randomUUID } from 'node:crypto';
-import type { OutgoingEvent } from '#shared/kafka';
 import type { ScoredBatch } from '#shared/model';
 import type { BatchHandler, ConsumedEvent, Rejection } from '#shared/runner';
 import type { Review } from '#shared/serde';
@@ -13,7 +13,6 @@ import { checkReviewText } from './review-text.ts';
 
 export interface ReviewHandlerDeps {
   readonly score: (texts: readonly string[]) => Promise<ScoredBatch>;
-  readonly publish: (events: readonly OutgoingEvent<'predictions'>[]) => Promise<void>;
   readonly maxTextBytes: number;
   /** Name the predictions carry: the model name this service serves (its deployments' name). */
   readonly modelName: string;
@@ -23,7 +22,7 @@ export interface ReviewHandlerDeps {
 
 export function createReviewHandler(deps: ReviewHandlerDeps): BatchHandler<Review> {
   const now = deps.now ?? Date.now;
-  return async (events) => {
+  return async (events, context) => {
     const rejected: Rejection<Review>[] = [];
     const valid: ConsumedEvent<Review>[] = [];
     for (const event of events) {
@@ -38,7 +37,8 @@ export function createReviewHandler(deps: ReviewHandlerDeps): BatchHandler<Revie
     // Batch latency shared per text: what a review waited for the model in this batch.
     const latencyMs = elapsedMs / valid.length;
     const timestamp = now();
-    await deps.publish(
+    await context.output.send(
+      'predictions',
       valid.map((event, index) => ({
         key: event.event.reviewId,
         value: toPrediction(

@@ -1,6 +1,6 @@
 /**
  * Crashes in the closed loop (retrainer and promoter as separate processes, real ClickHouse
- * and dev broker; labelled IMDB predictions with real embeddings written to ClickHouse):
+ * and Kafka; labelled IMDB predictions with real embeddings written to ClickHouse):
  *   - the retrainer SIGKILLed mid-training retrains that trigger once after its restart;
  *   - the promoter SIGKILLed after deciding (before its offset is committed: a test hook
  *     holds the commit) does not decide twice after its restart.

@@ -1,5 +1,5 @@
 /**
- * The drift service as separate processes against real ClickHouse and the dev broker, on real
+ * The drift service as separate processes against real ClickHouse and Kafka, on real
  * [CLS] embeddings of the bootstrap model: one writer per model (a second instance stays idle
  * and takes over when the leader is killed), per-segment drift while the global window is in
  * domain, and an ERROR state (not a false OK) for a malformed or missing reference.

@@ -4,7 +4,7 @@ import { type TopicName, loadCatalogue } from '#shared/serde';
 import { exampleEvents } from '../support/examples.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 
-describe('event round trip through the dev broker and the schema registry', () => {
+describe('event round trip through Kafka and the schema registry', () => {
   let kafka: TestKafka;
   let consumer: Consumer;
 

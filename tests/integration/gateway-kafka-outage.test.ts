@@ -5,16 +5,19 @@ import { createLogger, createMetricsRegistry } from '#shared/common';
 import { MicroBatcher, ModelHost } from '#shared/model';
 import { buildApp } from '../../services/gateway/app.ts';
 import { PredictionPublisher } from '../../services/gateway/publisher.ts';
-import { brokerDown, brokerUp } from '../support/dev-broker-control.ts';
+import type { Admin } from 'kafkajs';
+import { NODE_IDS, healCluster, killNode, startAllNodes } from '../support/kafka-cluster.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { BOOTSTRAP_MODEL_DIR } from '../support/model.ts';
 import { startRunner } from '../support/runner.ts';
-import { KAFKA_STATE_DIR } from '../support/stack.ts';
 
-const BROKERS = [1, 2, 3];
-
+/**
+ * The whole Kafka cluster dies (all three nodes SIGKILLed) while the gateway serves, and
+ * restarts from its data on disk.
+ */
 describe('gateway while Kafka is unavailable', () => {
   let kafka: TestKafka;
+  let admin: Admin;
   let host: ModelHost;
   let app: FastifyInstance;
   let publisher: PredictionPublisher;
@@ -23,6 +26,8 @@ describe('gateway while Kafka is unavailable', () => {
 
   beforeAll(async () => {
     kafka = await connectTestKafka();
+    admin = kafka.kafka.admin();
+    await admin.connect();
     host = await ModelHost.start(BOOTSTRAP_MODEL_DIR);
     const metrics = createMetricsRegistry('gateway-outage');
     publisher = new PredictionPublisher({
@@ -48,7 +53,8 @@ describe('gateway while Kafka is unavailable', () => {
     });
   });
   afterAll(async () => {
-    if (down) for (const id of BROKERS) await brokerUp(id, { stateDir: KAFKA_STATE_DIR });
+    if (down) await healCluster(admin, ['predictions', '__consumer_offsets']);
+    await admin?.disconnect();
     for (const stop of stops) await stop.stop();
     await app?.close();
     await publisher?.flushAndStop(5_000);
@@ -65,7 +71,7 @@ describe('gateway while Kafka is unavailable', () => {
     stops.push(collector.runner);
     await collector.started;
 
-    for (const id of BROKERS) await brokerDown(id, { stateDir: KAFKA_STATE_DIR });
+    for (const id of NODE_IDS) killNode(id);
     down = true;
     const texts: string[] = [];
     const started = Date.now();
@@ -91,8 +97,12 @@ describe('gateway while Kafka is unavailable', () => {
       /gateway_publish_buffer_events\{service="gateway-outage"\} [1-9]/,
     );
 
-    for (const id of BROKERS) await brokerUp(id, { stateDir: KAFKA_STATE_DIR });
+    const restarted = Date.now();
+    startAllNodes();
     down = false;
+    console.log(
+      `gateway outage: the cluster served again ${Date.now() - restarted} ms after restart`,
+    );
     await waitUntil(() => publisher.status().buffered === 0, 90_000, 'the publish buffer to drain');
     await waitUntil(
       () => texts.every((text) => published.has(text)),

@@ -1,5 +1,5 @@
 /**
- * Single writer by consumer-group membership (LeaderElection) on the dev broker: of several
+ * Single writer by consumer-group membership (LeaderElection) on the local Kafka cluster: of several
  * candidates exactly one leads; when it leaves, or dies without leaving, a standby takes over.
  */
 import { randomUUID } from 'node:crypto';

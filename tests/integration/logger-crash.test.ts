@@ -8,8 +8,6 @@ import { type Child, startTsProcess, stopProcess } from '../support/processes.ts
 import { clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
 
 const TOTAL = 50_000;
-/** Predictions produced but not yet stored, at most: 2.6 MB per partition of these. */
-const MAX_BACKLOG = 20_000;
 
 function prediction(run: string, i: number): Prediction {
   return {
@@ -87,11 +85,6 @@ describe('logger: crashes do not lose or duplicate predictions', () => {
         [0.2, 0.5, 0.8].map((f) => Math.floor(f * (TOTAL / 1_000) + Math.random() * 5)),
       );
       for (let chunk = 0; chunk < TOTAL / 1_000; chunk++) {
-        // Stay at most MAX_BACKLOG ahead of the logger: the dev broker keeps about 5 MB per
-        // partition and drops the oldest messages beyond that (README, Limits).
-        while (sent.length - (await count()).rows > MAX_BACKLOG) {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
         const batch = Array.from({ length: 1_000 }, (_, k) => prediction(run, chunk * 1_000 + k));
         await kafka.producer.send(
           'predictions',

@@ -1,6 +1,6 @@
 /**
  * Model registry end to end: the `mlops` CLI (a separate process) registers, promotes and
- * rolls back against real ClickHouse and the dev broker, while the inference service and the
+ * rolls back against real ClickHouse and Kafka, while the inference service and the
  * gateway (separate processes) follow `models.deployments`.
  */
 import { randomUUID } from 'node:crypto';

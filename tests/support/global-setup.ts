@@ -1,12 +1,16 @@
 /**
- * Starts the local stack's infrastructure for the integration tests (ClickHouse, dev broker,
- * schema registry) with the test state folder and ports, and stops it afterwards if this run
- * started it. Set TEST_KEEP_STACK=1 to leave it running between runs (faster iteration).
+ * Starts the local stack's infrastructure for the integration tests (ClickHouse, the 3-node
+ * Kafka cluster, schema registry) with the test state folder and ports, and stops it
+ * afterwards if this run started it. Set TEST_KEEP_STACK=1 to leave it running between runs
+ * (faster iteration).
+ *
+ * A run that starts the stack starts Kafka from empty storage, as CI's fresh clone does:
+ * tests read topics from the beginning with new groups, and a previous run's events would
+ * only slow them down. ClickHouse keeps its data (tests use their own ids).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { REPO_ROOT, TEST_STACK_ENV } from './stack.ts';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { KAFKA_STATE_DIR, REPO_ROOT, TEST_STACK_ENV } from './stack.ts';
 
 function stack(command: string, ...args: string[]): void {
   execFileSync('bash', ['infra/local-stack.sh', command, ...args], {
@@ -16,19 +20,26 @@ function stack(command: string, ...args: string[]): void {
   });
 }
 
-function brokerRunning(): boolean {
-  const pidFile = resolve(TEST_STACK_ENV.STACK_DIR, 'pids/dev-broker.pid');
-  if (!existsSync(pidFile)) return false;
-  try {
-    process.kill(Number(readFileSync(pidFile, 'utf8')), 0);
-    return true;
-  } catch {
-    return false;
-  }
+function kafkaRunning(): boolean {
+  const status = spawnSync('bash', ['infra/kafka/run.sh', 'status'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...TEST_STACK_ENV },
+    stdio: 'ignore',
+  });
+  return status.status === 0;
 }
 
 export default function setup(): () => void {
-  const wasRunning = brokerRunning();
+  const wasRunning = kafkaRunning();
+  if (!wasRunning) {
+    // Stop whatever part is left (a node killed by an interrupted fault test), then start empty.
+    execFileSync('bash', ['infra/kafka/run.sh', 'stop'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...TEST_STACK_ENV },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    rmSync(KAFKA_STATE_DIR, { recursive: true, force: true });
+  }
   stack('up', '--infra-only');
   return () => {
     if (!wasRunning && process.env.TEST_KEEP_STACK !== '1') stack('down');

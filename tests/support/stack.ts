@@ -13,6 +13,7 @@ export const TEST_STACK_ENV = Object.freeze({
   CLICKHOUSE_HTTP_PORT: process.env.TEST_CLICKHOUSE_HTTP_PORT ?? '18123',
   CLICKHOUSE_TCP_PORT: process.env.TEST_CLICKHOUSE_TCP_PORT ?? '19000',
   SCHEMA_REGISTRY_PORT: process.env.TEST_SCHEMA_REGISTRY_PORT ?? '18081',
+  KAFKA_PORT: process.env.TEST_KAFKA_PORT ?? '19092',
 });
 
 export const KAFKA_STATE_DIR = resolve(TEST_STACK_ENV.STACK_DIR, 'kafka');

@@ -48,6 +48,11 @@ function harness(
     deadLetter: async (requests) => {
       deadLetters.push(...requests);
     },
+    output: {
+      send: async () => {
+        throw new Error('this handler derives no events');
+      },
+    },
     heartbeat: async () => undefined,
     isRunning: () => running,
     sleep: async (ms) => {

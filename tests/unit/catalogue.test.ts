@@ -51,11 +51,12 @@ describe('topic catalogue', () => {
     expect(() =>
       validateCatalogue({
         topics: [
-          { name: 'a b', partitions: 0, replicationFactor: 1, retentionMs: 0, cleanupPolicy: 'x' },
+          { name: "a b", partitions: 0, replicationFactor: 1, retentionMs: 0, cleanupPolicy: "x" },
           {
             name: 'orders',
             partitions: 1,
             replicationFactor: 1,
+            minInsyncReplicas: 1,
             retentionMs: -1,
             cleanupPolicy: 'delete',
             key: 'id',
@@ -73,6 +74,21 @@ describe('topic catalogue', () => {
     expect(() =>
       validateCatalogue({ topics: [{ name: 'orders', partitions: 1, compression: 'lz4' }] }),
     ).toThrow(/compression must be "gzip" or "none"/);
+    expect(() =>
+      validateCatalogue({
+        topics: [{ name: 'orders', partitions: 1, replicationFactor: 1, minInsyncReplicas: 2 }],
+      }),
+    ).toThrow(/minInsyncReplicas must not exceed replicationFactor/);
+  });
+
+  it('requires two in-sync replicas of three for every topic', () => {
+    for (const topic of catalogue.topics) {
+      expect([topic.name, topic.replicationFactor, topic.minInsyncReplicas]).toEqual([
+        topic.name,
+        3,
+        2,
+      ]);
+    }
   });
 
   it('sends predictions uncompressed and everything else gzip-compressed', () => {

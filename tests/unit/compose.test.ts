@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO_ROOT, loadCatalogue, type Catalogue } from '#shared/serde';
-import { createTopics, planTopicCreation, type TopicAdmin } from '../../scripts/create-topics.ts';
+import { createTopics, planTopicCreation, type TopicAdmin } from '#shared/kafka';
 
 type YamlValue = null | boolean | number | string | YamlValue[] | YamlMap;
 interface YamlMap {
@@ -239,7 +239,11 @@ describe('planTopicCreation', () => {
         name: spec.name,
         partitions: spec.partitions,
         replicationFactor: spec.replicationFactor,
-        configs: { 'retention.ms': String(spec.retentionMs), 'cleanup.policy': spec.cleanupPolicy },
+        configs: {
+          'retention.ms': String(spec.retentionMs),
+          'cleanup.policy': spec.cleanupPolicy,
+          'min.insync.replicas': String(spec.minInsyncReplicas),
+        },
       });
     }
   });
@@ -261,8 +265,8 @@ describe('planTopicCreation', () => {
     if (template === undefined) throw new Error('the catalogue is empty');
     const small: Catalogue = {
       topics: [
-        { ...template, name: 'three', replicationFactor: 3 },
-        { ...template, name: 'one', replicationFactor: 1 },
+        { ...template, name: 'three', replicationFactor: 3, minInsyncReplicas: 2 },
+        { ...template, name: 'one', replicationFactor: 1, minInsyncReplicas: 1 },
       ],
     };
     const plan = planTopicCreation(small, [], 1);
@@ -270,17 +274,24 @@ describe('planTopicCreation', () => {
       ['three', 1],
       ['one', 1],
     ]);
+    expect(plan.create.map((topic) => topic.configs['min.insync.replicas'])).toEqual(['1', '1']);
     expect(plan.warnings).toEqual([
-      'three: replication factor 3 reduced to 1 (the cluster has 1 broker)',
+      'three: replication factor 3 reduced to 1, min.insync.replicas 2 to 1 (the cluster has 1 broker)',
     ]);
-    expect(planTopicCreation(small, [], 2).create[0]?.replicationFactor).toBe(2);
+    const two = planTopicCreation(small, [], 2).create[0];
+    expect(two?.replicationFactor).toBe(2);
+    expect(two?.configs['min.insync.replicas']).toBe('1');
   });
 
   it('keeps retention -1 (forever) and the compact policy as Kafka configs', () => {
     const deployments = planTopicCreation(catalogue, [], 1).create.find(
       (topic) => topic.name === 'models.deployments',
     );
-    expect(deployments?.configs).toEqual({ 'retention.ms': '-1', 'cleanup.policy': 'compact' });
+    expect(deployments?.configs).toEqual({
+      'retention.ms': '-1',
+      'cleanup.policy': 'compact',
+      'min.insync.replicas': '1',
+    });
   });
 
   it('plans nothing when everything exists', () => {
@@ -317,6 +328,7 @@ describe('planTopicCreation', () => {
           configEntries: [
             { name: 'retention.ms', value: '-1' },
             { name: 'cleanup.policy', value: 'compact' },
+            { name: 'min.insync.replicas', value: '1' },
           ],
         },
       ]),
@@ -411,17 +423,19 @@ describe('docker-compose.yml', () => {
     expect(commandText(init)).toMatch(
       /node --import tsx scripts\/create-topics\.ts && node --import tsx scripts\/register-schemas\.ts/,
     );
-    expect(environmentOf(init).KAFKA_BROKERS).toBe('kafka:9092');
+    expect(environmentOf(init).KAFKA_BROKERS).toBe('kafka:9092,kafka-2:9092,kafka-3:9092');
+    expect(environmentOf(init).KAFKA_EXPECTED_BROKERS).toBe('3');
     expect(environmentOf(init).SCHEMA_REGISTRY_URL).toBe('http://schema-registry:8081');
     expect(dependsOnCondition(init, 'kafka')).toBe('service_healthy');
     expect(dependsOnCondition(init, 'schema-registry')).toBe('service_healthy');
 
-    // What create-topics.ts does on the fresh single-broker cluster of the compose stack.
+    // What create-topics.ts does on the fresh three-node cluster of the compose stack.
     const catalogue = loadCatalogue();
-    const plan = planTopicCreation(catalogue, [], 1);
+    const plan = planTopicCreation(catalogue, [], 3);
     expect(plan.create.map((topic) => topic.name).sort()).toEqual(
       catalogue.topics.map((topic) => topic.name).sort(),
     );
+    expect(plan.warnings).toEqual([]);
   });
 
   it('has a service for every services/<name>/main.ts that runs it (and no other)', () => {
@@ -434,6 +448,26 @@ describe('docker-compose.yml', () => {
     );
     expect(listAt(mapAt(prometheus).scrape_configs).length).toBeGreaterThan(0);
     expect(prometheusProblems(prometheus, compose, apps)).toEqual([]);
+  });
+
+  it('runs three KRaft nodes of the Kafka version the local stack and the tests run', () => {
+    const pinned = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(
+      readFileSync(join(REPO_ROOT, 'infra/kafka/pom.xml'), 'utf8'),
+    )?.[1];
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
+    const nodes = ['kafka', 'kafka-2', 'kafka-3'].map((name) => mapAt(services[name]));
+    for (const [index, node] of nodes.entries()) {
+      expect(node.image).toBe(`apache/kafka:${pinned}`);
+      const environment = environmentOf(node);
+      expect(environment.KAFKA_NODE_ID).toBe(String(index + 1));
+      expect(environment.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(
+        '1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093',
+      );
+      expect(environment.KAFKA_MIN_INSYNC_REPLICAS).toBe('2');
+      expect(environment.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR).toBe('3');
+    }
+    // Each node keeps its data in a volume of its own.
+    expect(new Set(nodes.map((node) => mountText(listAt(node.volumes)[0]!))).size).toBe(3);
   });
 
   it('runs the infrastructure with healthchecks the services wait for', () => {

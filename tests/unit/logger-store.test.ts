@@ -152,7 +152,15 @@ describe('prediction handler', () => {
         event(3, { eventTime: -5_000 }),
         event(4),
       ],
-      { heartbeat: async () => undefined, signal: controller.signal },
+      {
+        heartbeat: async () => undefined,
+        signal: controller.signal,
+        output: {
+          send: async () => {
+            throw new Error('the logger derives no events');
+          },
+        },
+      },
     );
     expect(stored).toHaveLength(1);
     expect(stored[0]!.rows).toBe(2);

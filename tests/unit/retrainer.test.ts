@@ -77,6 +77,11 @@ describe('trigger handler', () => {
   const context: HandlerContext = {
     heartbeat: async () => undefined,
     signal: new AbortController().signal,
+    output: {
+      send: async () => {
+        throw new Error('the trigger handler derives no events');
+      },
+    },
   };
   const consumed = (event: DriftEvent): ConsumedEvent<DriftEvent> => ({
     topic: 'drift.events',

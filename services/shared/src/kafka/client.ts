@@ -28,12 +28,20 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   });
 }
 
+/**
+ * kafkajs warns about this at every idempotent producer's creation. Retries are limited on
+ * purpose (see producer.ts: a failed send surfaces to the caller, which resends the same
+ * batch, and the broker de-duplicates it), so it is logged at debug level.
+ */
+const LIMITED_IDEMPOTENT_RETRIES = 'Limiting retries for the idempotent producer';
+
 function pinoLogCreator(logger: Logger): logCreator {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, ...extra } = log;
       const child = { kafkajs: namespace, ...extra };
-      if (level === logLevel.ERROR) logger.error(child, message);
+      if (message.startsWith(LIMITED_IDEMPOTENT_RETRIES)) logger.debug(child, message);
+      else if (level === logLevel.ERROR) logger.error(child, message);
       else if (level === logLevel.WARN) logger.warn(child, message);
       else if (level === logLevel.INFO) logger.info(child, message);
       else logger.debug(child, message);

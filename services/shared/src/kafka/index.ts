@@ -4,3 +4,5 @@ export * from './producer.ts';
 export * from './local-stack.ts';
 export * from './backbone.ts';
 export * from './leader-election.ts';
+export * from './topics.ts';
+export * from './transactional-producer.ts';

@@ -15,8 +15,7 @@
  *
  * The group uses its own assigner (`SingleOwner`): every partition to one member, and an
  * explicit empty assignment to every other member (kafkajs's round-robin leaves members
- * without partitions out of the SyncGroup request, which some coordinators, librdkafka's mock
- * cluster among them, never complete). It is sticky: a member that leads says so in its join
+ * without partitions out of the SyncGroup request, which some coordinators never complete). It is sticky: a member that leads says so in its join
  * metadata and keeps leading when standbys join, so adding a standby never moves leadership.
  */
 import { AssignerProtocol, type Consumer, type Kafka, type PartitionAssigner } from 'kafkajs';

@@ -1,8 +1,8 @@
 /**
  * Defaults for the local development stack: when KAFKA_BROKERS or SCHEMA_REGISTRY_URL are
- * not set, read the addresses the local stack wrote under its state folder (the dev broker
- * takes ephemeral ports, so its address changes at every start). Production sets both
- * variables explicitly and never reaches the files.
+ * not set, read the addresses the local stack wrote under its state folder (the ports
+ * depend on the stack's KAFKA_PORT and SCHEMA_REGISTRY_PORT). Production sets both variables
+ * explicitly and never reaches the files.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';

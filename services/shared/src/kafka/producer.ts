@@ -1,9 +1,14 @@
 /**
  * Typed event producer: values are validated and Avro-encoded through the codec, keyed,
  * sent in batches compressed as the topic's catalogue entry says (gzip unless `none`) and
- * acked by all in-sync replicas. A resolved
- * `send` means the broker acknowledged every message (durable), which is what consumers
- * wait for before committing their own offsets.
+ * acked by all in-sync replicas (acks=all; the catalogue's min.insync.replicas is 2). A
+ * resolved `send` means the broker acknowledged every message (durable), which is what
+ * consumers wait for before committing their own offsets.
+ *
+ * The producer is idempotent: the broker drops a batch that a retry sends twice. kafkajs
+ * rolls the sequence numbers of a failed request back, so a caller that resends the same
+ * batch after `send` rejected (the consumer runner, the gateway's publisher) is
+ * de-duplicated as well, as long as this producer instance lives.
  */
 import { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import { Counter, type Registry } from 'prom-client';
@@ -42,15 +47,9 @@ export class EventProducer {
     this.producer = kafka.producer({
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
     });
-    this.compressionByTopic = new Map(
-      codec.catalogue.topics.map((topic) => [
-        topic.name,
-        (topic.compression ?? DEFAULT_COMPRESSION) === 'none'
-          ? CompressionTypes.None
-          : CompressionTypes.GZIP,
-      ]),
-    );
+    this.compressionByTopic = compressionByTopic(codec);
     this.produced =
       (metrics.getSingleMetric('kafka_messages_produced_total') as Counter<'topic'> | undefined) ??
       new Counter({
@@ -70,14 +69,7 @@ export class EventProducer {
   /** Encodes and sends events to one topic; resolves once all are acknowledged. */
   async send<T extends TopicName>(topic: T, events: readonly OutgoingEvent<T>[]): Promise<void> {
     if (events.length === 0) return;
-    const messages = await Promise.all(
-      events.map(async (event) => ({
-        key: event.key,
-        value: (await this.codec.encode(topic, event.value)).bytes,
-        ...(event.headers ? { headers: event.headers } : {}),
-      })),
-    );
-    await this.sendRaw(topic, messages);
+    await this.sendRaw(topic, await encodeEvents(this.codec, topic, events));
   }
 
   /** Sends already-encoded messages (dead letters keep the original bytes). */
@@ -101,4 +93,36 @@ export class EventProducer {
     this.connected = false;
     await this.producer.disconnect();
   }
+}
+
+/** Encodes typed events into the messages `sendRaw` takes (validated against the schema). */
+export async function encodeEvents<T extends TopicName>(
+  codec: EventCodec,
+  topic: T,
+  events: readonly OutgoingEvent<T>[],
+): Promise<RawOutgoing[]> {
+  return Promise.all(
+    events.map(async (event) => ({
+      key: event.key,
+      value: (await codec.encode(topic, event.value)).bytes,
+      ...(event.headers ? { headers: event.headers } : {}),
+    })),
+  );
+}
+
+/** Producer compression per topic, from the catalogue (gzip unless `none`). */
+export function compressionByTopic(codec: EventCodec): ReadonlyMap<string, CompressionTypes> {
+  return new Map(
+    codec.catalogue.topics.map((topic) => [
+      topic.name,
+      (topic.compression ?? DEFAULT_COMPRESSION) === 'none'
+        ? CompressionTypes.None
+        : CompressionTypes.GZIP,
+    ]),
+  );
+}
+
+/** Where a consumer's handler sends the events it derives (a producer or a transaction). */
+export interface EventSink {
+  send<T extends TopicName>(topic: T, events: readonly OutgoingEvent<T>[]): Promise<void>;
 }

@@ -17,7 +17,13 @@
  *    offset to commit (last offset + 1). If the consumer is stopping mid-retry, nothing is
  *    committed and the batch is redelivered after restart (at-least-once; consumers that
  *    must be exactly-once as seen by users de-duplicate on eventId).
+ *
+ * Events a handler derives for other topics go through `context.output`. At least once, that
+ * is the service's producer (durable when `send` resolves). Exactly once (the consumer runner
+ * with a transactional producer), each handler call gets a buffer instead: the events of the
+ * calls that succeeded are committed with the dead letters and the offset in one transaction.
  */
+import type { EventSink } from '#shared/kafka';
 import {
   AppError,
   type BackoffPolicy,
@@ -56,6 +62,8 @@ export interface HandlerContext {
   /** Call during long work so the group does not consider this member dead. */
   readonly heartbeat: () => Promise<void>;
   readonly signal: AbortSignal;
+  /** Where derived events go (see the module comment): resolved = durable or buffered. */
+  readonly output: EventSink;
 }
 
 export type BatchHandler<T> = (
@@ -75,6 +83,7 @@ export interface BatchProcessorDeps<T> {
   readonly decode: (message: RawMessage) => Promise<{ schemaId: number; event: T }>;
   readonly handler: BatchHandler<T>;
   readonly deadLetter: (requests: readonly DeadLetterRequest[]) => Promise<void>;
+  readonly output: EventSink;
   readonly heartbeat: () => Promise<void>;
   /** False once the consumer is stopping; retry loops give up and nothing is committed. */
   readonly isRunning: () => boolean;
@@ -144,7 +153,11 @@ async function handleAll<T>(
   events: readonly ConsumedEvent<T>[],
   deps: BatchProcessorDeps<T>,
 ): Promise<DeadLetterRequest[]> {
-  const context: HandlerContext = { heartbeat: deps.heartbeat, signal: deps.signal };
+  const context: HandlerContext = {
+    heartbeat: deps.heartbeat,
+    signal: deps.signal,
+    output: deps.output,
+  };
   try {
     const result = await withRetry(() => deps.handler(events, context), deps, {
       transientOnly: false,

@@ -13,9 +13,21 @@
  * one partition may take effect out of order, and up to that many batches are redelivered
  * after a crash. Memory stays bounded: a partition with a full lane fetches nothing more.
  *
+ * Exactly once inside Kafka (`transactions`: a TransactionalEventProducer, for
+ * read-process-write consumers such as inference): the handler's derived events go to a
+ * per-batch buffer (transaction-buffer.ts), and the batch's outputs, dead letters and
+ * consumed offset are committed in one Kafka transaction, so read-committed consumers
+ * downstream see each input's effects exactly once. The producer's InitProducerId runs in
+ * `start`, before the group reads its offsets (it settles what a killed predecessor left
+ * open). A failed transaction has an unknown outcome: the runner stops handling batches,
+ * resets the producer (which settles that outcome) and rejoins the group, so it goes on from
+ * the offsets the coordinator holds. Offsets this member has committed itself are remembered,
+ * and messages below them are skipped if the group hands them out again. Not combinable with
+ * pipelining (one transaction at a time per producer; commits are serialised).
+ *
  * Stop order (see `stop`): stop fetching and wait for the in-flight batches (which commit
- * or are abandoned), then disconnect. The DLQ producer is owned by the caller, which flushes
- * and closes it after the runner stopped.
+ * or are abandoned), then disconnect. The DLQ producer (and the transactional producer) are
+ * owned by the caller, which flushes and closes them after the runner stopped.
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
@@ -34,7 +46,12 @@ import {
   type TopicValues,
   deadLetterTopicOf,
 } from '#shared/serde';
-import type { EventProducer } from '#shared/kafka';
+import {
+  type EventProducer,
+  type OutgoingEvent,
+  type TransactionalEventProducer,
+  encodeEvents,
+} from '#shared/kafka';
 import {
   type BatchHandler,
   type BatchOutcome,
@@ -42,6 +59,7 @@ import {
   type RawMessage,
   processBatch,
 } from './batch-processor.ts';
+import { TransactionBuffer } from './transaction-buffer.ts';
 import { CommitLane, type DoneOutcome } from './commit-lane.ts';
 import type { RunnerMetrics } from './metrics.ts';
 import { isTransientError } from './transient.ts';
@@ -71,11 +89,23 @@ export interface ConsumerRunnerOptions<T extends TopicName> {
    * applied out of order and twice (idempotent).
    */
   readonly batchesInFlightPerPartition?: number;
+  /**
+   * Exactly once inside Kafka (see the module comment): outputs, dead letters and offsets of
+   * each batch in one transaction of this producer. Default: at least once.
+   */
+  readonly transactions?: TransactionalEventProducer;
   /** Upper bound of bytes fetched per partition per request. Default 1 MiB. */
   readonly maxBytesPerPartition?: number;
   /** Longest a fetch waits for data before returning empty. Default 100 ms (kafkajs: 5 s). */
   readonly maxWaitTimeMs?: number;
+  /**
+   * How long the group coordinator waits for a silent member before giving its partitions to
+   * the others: a crashed member's partitions stand still this long, and a restarted one
+   * waits for it too. Default 6,000 ms (the broker's minimum, group.min.session.timeout.ms).
+   * Short is safe because the runner heartbeats while a batch is being processed.
+   */
   readonly sessionTimeoutMs?: number;
+  /** Default 1,000 ms. */
   readonly heartbeatIntervalMs?: number;
   /** Called when the consumer cannot be kept running (repeated crashes); the service should exit. */
   readonly onFatal?: (error: unknown) => void;
@@ -87,6 +117,9 @@ interface BatchContext {
   /** performance.now() when the batch was handed over. */
   readonly started: number;
 }
+
+export const DEFAULT_SESSION_TIMEOUT_MS = 6_000;
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
 
 /** Consecutive self-restarts after which the runner gives up and calls onFatal. */
 const MAX_CONSECUTIVE_RESTARTS = 20;
@@ -102,8 +135,15 @@ export class ConsumerRunner<T extends TopicName> {
   private readonly lanes = new Map<string, CommitLane<BatchContext>>();
   /** Pipelining only: lanes closed or left by a rejoin whose batches may still be running. */
   private readonly retiredLanes = new Set<CommitLane<BatchContext>>();
+  /** Exactly once only: offsets this member committed, by "topic|partition". */
+  private readonly committedByUs = new Map<string, bigint>();
+  /** Exactly once only: a transaction failed; no batch is handled until the rejoin. */
+  private transactionBroken = false;
 
   constructor(private readonly options: ConsumerRunnerOptions<T>) {
+    if (options.transactions && (options.batchesInFlightPerPartition ?? 1) > 1) {
+      throw new Error('exactly-once consumption cannot be pipelined (batchesInFlightPerPartition)');
+    }
     this.consumer = this.createConsumer();
   }
 
@@ -113,6 +153,8 @@ export class ConsumerRunner<T extends TopicName> {
 
   async start(): Promise<void> {
     this.running = true;
+    // Before the group reads its committed offsets: settles a predecessor's transaction.
+    await this.options.transactions?.init();
     await this.runConsumer();
     this.options.logger.info(
       { topic: this.options.topic, groupId: this.options.groupId },
@@ -149,8 +191,8 @@ export class ConsumerRunner<T extends TopicName> {
     const { options } = this;
     const consumer = options.kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
+      sessionTimeout: options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      heartbeatInterval: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
       // kafkajs waits up to 5 s for a fetch to fill; a short wait keeps latency low when a
       // partition has little traffic, at the cost of more (cheap) fetch requests.
@@ -206,6 +248,11 @@ export class ConsumerRunner<T extends TopicName> {
         // The new member reads from the committed offsets: its batches start new lanes (the
         // old ones still commit what becomes durable, never past what is not).
         for (const [key, lane] of [...this.lanes]) this.retireLane(key, lane);
+        if (this.options.transactions && this.transactionBroken) {
+          // Settles the failed transaction's outcome before the new member reads offsets.
+          await this.options.transactions.reset();
+          this.transactionBroken = false;
+        }
         this.consumer = this.createConsumer();
         await this.runConsumer();
         this.options.logger.warn(
@@ -220,6 +267,7 @@ export class ConsumerRunner<T extends TopicName> {
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
+    if (this.options.transactions) return this.onBatchInTransaction(payload);
     const { batch, resolveOffset } = payload;
     const depth = this.options.batchesInFlightPerPartition ?? 1;
     const lastMessage = batch.messages[batch.messages.length - 1];
@@ -242,6 +290,53 @@ export class ConsumerRunner<T extends TopicName> {
     lane.push(outcome, { highWatermark: batch.highWatermark, started });
     if (lastMessage) resolveOffset(lastMessage.offset);
     await lane.waitForRoom(depth);
+  }
+
+  /** Exactly once: handle, then commit outputs + dead letters + offset in one transaction. */
+  private async onBatchInTransaction(payload: EachBatchPayload): Promise<void> {
+    const transactions = this.options.transactions!;
+    const { batch, resolveOffset } = payload;
+    if (this.transactionBroken) {
+      // Rejoining after a failed transaction: handle nothing from the old position.
+      await sleep(200, this.abort.signal).catch(() => undefined);
+      return;
+    }
+    const key = `${batch.topic}|${batch.partition}`;
+    const committed = this.committedByUs.get(key);
+    const lastMessage = batch.messages[batch.messages.length - 1];
+    if (!lastMessage) return;
+    if (committed !== undefined && BigInt(lastMessage.offset) < committed) {
+      resolveOffset(lastMessage.offset); // already committed by this member
+      return;
+    }
+    const started = performance.now();
+    const buffer = new TransactionBuffer(this.options.codec);
+    const settled = await this.processPayload(payload, buffer, committed);
+    if (settled.kind === 'aborted') return;
+    try {
+      await transactions.commit({
+        messages: buffer.contents(),
+        offsets: {
+          consumerGroupId: this.options.groupId,
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: settled.commitOffset,
+        },
+      });
+    } catch (error) {
+      if (!this.running) return; // stopping: the batch is redelivered
+      this.transactionBroken = true;
+      this.options.logger.error(
+        { err: describeError(error), topic: batch.topic, partition: batch.partition },
+        'transaction failed; resetting the producer and rejoining from the committed offsets',
+      );
+      this.beginRestart(error);
+      return;
+    }
+    this.committedByUs.set(key, BigInt(settled.commitOffset));
+    resolveOffset(lastMessage.offset);
+    this.recordCommitted(batch.topic, batch.partition, batch.highWatermark, settled, started);
+    await payload.heartbeat();
   }
 
   private laneOf(topic: string, partition: number): CommitLane<BatchContext> {
@@ -291,8 +386,16 @@ export class ConsumerRunner<T extends TopicName> {
     metrics.batchSeconds.observe({ topic }, (performance.now() - started) / 1000);
   }
 
-  /** Decodes and handles one fetched batch (batch-processor.ts); commits nothing. */
-  private async processPayload(payload: EachBatchPayload): Promise<BatchOutcome> {
+  /**
+   * Decodes and handles one fetched batch (batch-processor.ts); commits nothing. With a
+   * transaction buffer, derived events and dead letters go to it instead of the producer, and
+   * messages below `skipBelow` (committed by this member already) are left out.
+   */
+  private async processPayload(
+    payload: EachBatchPayload,
+    buffer?: TransactionBuffer,
+    skipBelow?: bigint,
+  ): Promise<BatchOutcome> {
     const { batch, heartbeat, isRunning, isStale } = payload;
     const { options } = this;
     const { topic, partition } = batch;
@@ -304,23 +407,34 @@ export class ConsumerRunner<T extends TopicName> {
     });
     options.metrics.consumed.inc({ topic }, batch.messages.length);
 
-    const messages: RawMessage[] = batch.messages.map((message) => ({
-      partition,
-      offset: message.offset,
-      key: message.key ?? null,
-      value: message.value ?? null,
-      headers: normaliseHeaders(message.headers),
-      timestamp: message.timestamp,
-    }));
+    const messages: RawMessage[] = batch.messages
+      .filter((message) => skipBelow === undefined || BigInt(message.offset) >= skipBelow)
+      .map((message) => ({
+        partition,
+        offset: message.offset,
+        key: message.key ?? null,
+        value: message.value ?? null,
+        headers: normaliseHeaders(message.headers),
+        timestamp: message.timestamp,
+      }));
 
+    // kafkajs heartbeats only between batches; a long batch (a big fetch scored on a busy
+    // machine) would otherwise outlast the session and cost this member its partitions.
+    const background = setInterval(
+      () => void heartbeat().catch(() => undefined),
+      options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+    );
     const outcome = await processBatch<TopicValues[T]>(messages, {
       topic,
       decode: async (message) => {
         const { schemaId, value } = await options.codec.decode(options.topic, message.value);
         return { schemaId, event: value };
       },
-      handler: options.handler,
-      deadLetter: (requests) => this.sendDeadLetters(requests),
+      handler: buffer ? buffer.wrap(options.handler) : options.handler,
+      deadLetter: buffer
+        ? (requests) => this.bufferDeadLetters(buffer, requests)
+        : (requests) => this.sendDeadLetters(requests),
+      output: options.producer,
       heartbeat,
       isRunning: () => this.running && isRunning() && !isStale(),
       sleep: (ms) => sleep(ms, this.abort.signal),
@@ -335,7 +449,7 @@ export class ConsumerRunner<T extends TopicName> {
           'batch processing failed, retrying',
         );
       },
-    });
+    }).finally(() => clearInterval(background));
     if (outcome.kind === 'aborted') {
       log.info('batch abandoned (stopping or partition revoked); it will be redelivered');
     }
@@ -343,29 +457,53 @@ export class ConsumerRunner<T extends TopicName> {
   }
 
   private async sendDeadLetters(requests: readonly DeadLetterRequest[]): Promise<void> {
-    const { options } = this;
-    const dlqTopic = deadLetterTopicOf(options.topic) as DeadLetterTopic;
-    await options.producer.send(
-      dlqTopic,
-      requests.map((request) => ({
-        key: request.message.key,
-        value: {
-          eventId: randomUUID(),
-          eventTime: Date.now(),
-          sourceTopic: options.topic,
-          sourcePartition: request.message.partition,
-          sourceOffset: request.message.offset,
-          key: request.message.key,
-          value: request.message.value,
-          headers: { ...request.message.headers },
-          errorCode: request.errorCode,
-          reason: request.reason,
-          attempts: request.attempts,
-          consumerGroup: options.groupId,
-          service: options.service,
-        },
-      })),
+    await this.options.producer.send(this.deadLetterTopic, this.deadLetterEvents(requests));
+    this.recordDeadLetters(requests);
+  }
+
+  /** Exactly once: dead letters travel in the batch's transaction. */
+  private async bufferDeadLetters(
+    buffer: TransactionBuffer,
+    requests: readonly DeadLetterRequest[],
+  ): Promise<void> {
+    const topic = this.deadLetterTopic;
+    buffer.add(
+      topic,
+      await encodeEvents(this.options.codec, topic, this.deadLetterEvents(requests)),
     );
+    this.recordDeadLetters(requests);
+  }
+
+  private get deadLetterTopic(): DeadLetterTopic {
+    return deadLetterTopicOf(this.options.topic) as DeadLetterTopic;
+  }
+
+  private deadLetterEvents(
+    requests: readonly DeadLetterRequest[],
+  ): OutgoingEvent<DeadLetterTopic>[] {
+    const { options } = this;
+    return requests.map((request) => ({
+      key: request.message.key,
+      value: {
+        eventId: randomUUID(),
+        eventTime: Date.now(),
+        sourceTopic: options.topic,
+        sourcePartition: request.message.partition,
+        sourceOffset: request.message.offset,
+        key: request.message.key,
+        value: request.message.value,
+        headers: { ...request.message.headers },
+        errorCode: request.errorCode,
+        reason: request.reason,
+        attempts: request.attempts,
+        consumerGroup: options.groupId,
+        service: options.service,
+      },
+    }));
+  }
+
+  private recordDeadLetters(requests: readonly DeadLetterRequest[]): void {
+    const { options } = this;
     for (const request of requests) {
       options.metrics.deadLettered.inc({ topic: options.topic, code: request.errorCode });
       options.logger.warn(

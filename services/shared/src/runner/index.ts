@@ -4,3 +4,4 @@ export * from './commit-lane.ts';
 export * from './consumer-runner.ts';
 export * from './metrics.ts';
 export * from './transient.ts';
+export * from './transaction-buffer.ts';

@@ -26,6 +26,11 @@ export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
   readonly replicationFactor: number;
+  /**
+   * Replicas that must hold a write before it is acknowledged (producers send acks=all):
+   * with 3 replicas and 2 required, one broker can fail without losing or refusing a write.
+   */
+  readonly minInsyncReplicas: number;
   /** -1 keeps messages forever. */
   readonly retentionMs: number;
   readonly cleanupPolicy: CleanupPolicy;
@@ -87,10 +92,17 @@ export function validateCatalogue(raw: unknown): Catalogue {
     } else {
       names.add(topic.name);
     }
-    for (const field of ['partitions', 'replicationFactor'] as const) {
+    for (const field of ['partitions', 'replicationFactor', 'minInsyncReplicas'] as const) {
       if (!Number.isInteger(topic[field]) || (topic[field] as number) < 1) {
         problems.push(`${at}.${field} must be a positive integer`);
       }
+    }
+    if (
+      Number.isInteger(topic.minInsyncReplicas) &&
+      Number.isInteger(topic.replicationFactor) &&
+      (topic.minInsyncReplicas as number) > (topic.replicationFactor as number)
+    ) {
+      problems.push(`${at}.minInsyncReplicas must not exceed replicationFactor`);
     }
     if (
       !Number.isInteger(topic.retentionMs) ||
