@@ -73,7 +73,7 @@ const STACK: BenchStack = {
   CLICKHOUSE_HTTP_PORT: '28223',
   CLICKHOUSE_TCP_PORT: '29100',
   SCHEMA_REGISTRY_PORT: '28181',
-  KAFKA_PORT: '29192',
+  KAFKA_PORT: '39192',
 };
 const CLICKHOUSE_URL = `http://127.0.0.1:${STACK.CLICKHOUSE_HTTP_PORT}`;
 const startedAt = performance.now();

@@ -21,7 +21,7 @@ export const BENCH_STACK_ENV: BenchStack = {
   CLICKHOUSE_HTTP_PORT: '28123',
   CLICKHOUSE_TCP_PORT: '29000',
   SCHEMA_REGISTRY_PORT: '28081',
-  KAFKA_PORT: '29092',
+  KAFKA_PORT: '39092',
 };
 
 export function benchStack(command: 'up' | 'down', stack: BenchStack = BENCH_STACK_ENV): void {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { AppError, describeError } from '#shared/common';
 import type { DriftEvent } from '#shared/serde';
+import { KAFKA_RETRY } from '#shared/kafka';
 import { formatDriftEvent, formatMalformed } from './drift-format.ts';
 import type { Paint } from './render.ts';
 
@@ -100,7 +101,7 @@ export async function watchDriftEvents(options: DriftWatchOptions): Promise<void
     groupId: `mlops-drift-watch-${randomUUID()}`,
     allowAutoTopicCreation: false,
     maxWaitTimeInMs: 500,
-    retry: { retries: 12, initialRetryTime: 300, maxRetryTime: 10_000 },
+    retry: { ...KAFKA_RETRY },
   });
   let fail: (error: unknown) => void = () => undefined;
   const failed = new Promise<never>((_resolve, reject) => {

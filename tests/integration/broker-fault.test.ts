@@ -39,82 +39,90 @@ describe('broker faults: leader killed and restarted, then a leader hung and res
     await kafka?.close();
   });
 
-  it('producers and consumers recover and no acknowledged message is lost', async () => {
-    const run = `fault-${randomUUID().slice(0, 8)}`;
-    const consumed = new Set<string>();
-    const consumer = startRunner(kafka, 'reviews', async (events) => {
-      for (const { event } of events)
-        if (event.reviewId.startsWith(run)) consumed.add(event.reviewId);
-    });
-    runner = consumer.runner;
-    await consumer.started;
+  it(
+    'producers and consumers recover and no acknowledged message is lost',
+    { timeout: 300_000 },
+    async () => {
+      const run = `fault-${randomUUID().slice(0, 8)}`;
+      const consumed = new Set<string>();
+      const consumer = startRunner(kafka, 'reviews', async (events) => {
+        for (const { event } of events)
+          if (event.reviewId.startsWith(run)) consumed.add(event.reviewId);
+      });
+      runner = consumer.runner;
+      await consumer.started;
 
-    const acknowledged: string[] = [];
-    const ackTimes: number[] = [];
-    const faultLog: string[] = [];
-    let failedSends = 0;
-    const started = Date.now();
-    const elapsed = () => Date.now() - started;
-    let trafficDone = false;
+      const acknowledged: string[] = [];
+      const ackTimes: number[] = [];
+      const faultLog: string[] = [];
+      let failedSends = 0;
+      const started = Date.now();
+      const elapsed = () => Date.now() - started;
+      let trafficDone = false;
 
-    const faults = (async () => {
-      await sleep(3_000);
-      const killed = await leaderOf(admin, 'reviews', 0);
-      killNode(killed);
-      faultLog.push(`${elapsed()} ms: SIGKILL node ${killed} (leader of reviews/0)`);
-      await sleep(6_000);
-      startNode(killed);
-      faultLog.push(`${elapsed()} ms: node ${killed} restarted`);
-      await sleep(3_000);
-      const frozen = await leaderOf(admin, 'reviews', 0);
-      freezeNode(frozen);
-      faultLog.push(`${elapsed()} ms: SIGSTOP node ${frozen} (leader of reviews/0)`);
-      await sleep(12_000);
-      thawNode(frozen);
-      faultLog.push(`${elapsed()} ms: SIGCONT node ${frozen}`);
-      await sleep(4_000);
-      trafficDone = true;
-    })();
+      const faults = (async () => {
+        await sleep(3_000);
+        const killed = await leaderOf(admin, 'reviews', 0);
+        killNode(killed);
+        faultLog.push(`${elapsed()} ms: SIGKILL node ${killed} (leader of reviews/0)`);
+        console.log(faultLog.at(-1), acknowledged.length, consumed.size);
+        await sleep(6_000);
+        startNode(killed);
+        faultLog.push(`${elapsed()} ms: node ${killed} restarted`);
+        console.log(faultLog.at(-1), acknowledged.length, consumed.size);
+        await sleep(3_000);
+        const frozen = await leaderOf(admin, 'reviews', 0);
+        freezeNode(frozen);
+        faultLog.push(`${elapsed()} ms: SIGSTOP node ${frozen} (leader of reviews/0)`);
+        console.log(faultLog.at(-1), acknowledged.length, consumed.size);
+        await sleep(12_000);
+        thawNode(frozen);
+        faultLog.push(`${elapsed()} ms: SIGCONT node ${frozen}`);
+        console.log(faultLog.at(-1), acknowledged.length, consumed.size);
+        await sleep(4_000);
+        trafficDone = true;
+      })();
 
-    for (let i = 0; !trafficDone; i++) {
-      const ids = Array.from({ length: 20 }, (_, j) => `${run}-${i}-${j}`);
-      // A send that fails is retried with the same ids until the broker acknowledges it,
-      // as a producer service would.
-      for (;;) {
-        try {
-          await kafka.producer.send(
-            'reviews',
-            ids.map((id) => ({ key: id, value: makeReview(id) })),
-          );
-          acknowledged.push(...ids);
-          ackTimes.push(elapsed());
-          break;
-        } catch {
-          failedSends++;
-          await sleep(500);
+      for (let i = 0; !trafficDone; i++) {
+        const ids = Array.from({ length: 20 }, (_, j) => `${run}-${i}-${j}`);
+        // A send that fails is retried with the same ids until the broker acknowledges it,
+        // as a producer service would.
+        for (;;) {
+          try {
+            await kafka.producer.send(
+              'reviews',
+              ids.map((id) => ({ key: id, value: makeReview(id) })),
+            );
+            acknowledged.push(...ids);
+            ackTimes.push(elapsed());
+            break;
+          } catch {
+            failedSends++;
+            await sleep(500);
+          }
         }
+        await sleep(100);
       }
-      await sleep(100);
-    }
-    await faults;
-    expect(ackTimes.some((t) => t < 3_000)).toBe(true);
-    expect(ackTimes.at(-1)).toBeGreaterThan(elapsed() - 5_000);
+      await faults;
+      expect(ackTimes.some((t) => t < 3_000)).toBe(true);
+      expect(ackTimes.at(-1)).toBeGreaterThan(elapsed() - 5_000);
 
-    await waitUntil(
-      () => acknowledged.every((id) => consumed.has(id)),
-      120_000,
-      'every acknowledged message',
-    );
-    expect(acknowledged.filter((id) => !consumed.has(id))).toEqual([]);
-    const after = makeReview(`${run}-after`);
-    await kafka.producer.send('reviews', [{ key: after.reviewId, value: after }]);
-    await waitUntil(() => consumed.has(after.reviewId), 60_000, 'a message produced after');
+      await waitUntil(
+        () => acknowledged.every((id) => consumed.has(id)),
+        120_000,
+        'every acknowledged message',
+      );
+      expect(acknowledged.filter((id) => !consumed.has(id))).toEqual([]);
+      const after = makeReview(`${run}-after`);
+      await kafka.producer.send('reviews', [{ key: after.reviewId, value: after }]);
+      await waitUntil(() => consumed.has(after.reviewId), 60_000, 'a message produced after');
 
-    const gaps = ackTimes.slice(1).map((t, index) => t - ackTimes[index]!);
-    console.log(
-      `broker faults: ${faultLog.join('; ')}. ${acknowledged.length} acknowledged, ` +
-        `${failedSends} failed sends retried, longest gap between acknowledgements ` +
-        `${Math.max(...gaps)} ms`,
-    );
-  });
+      const gaps = ackTimes.slice(1).map((t, index) => t - ackTimes[index]!);
+      console.log(
+        `broker faults: ${faultLog.join('; ')}. ${acknowledged.length} acknowledged, ` +
+          `${failedSends} failed sends retried, longest gap between acknowledgements ` +
+          `${Math.max(...gaps)} ms`,
+      );
+    },
+  );
 });

@@ -21,7 +21,9 @@ class MemoryRegistry implements RegistryClient {
   readonly schemas = new Map<number, string>();
   readonly subjects = new Map<string, number>();
   available = true;
+  registrations = 0;
   async register(subject: string, schema: string): Promise<number> {
+    this.registrations++;
     if (!this.available)
       throw Object.assign(new Error('connect ECONNREFUSED'), { status: undefined });
     if (subject === 'refused-value')
@@ -59,6 +61,20 @@ describe('EventCodec', () => {
     expect(bytes[0]).toBe(0);
     expect(bytes.readUInt32BE(1)).toBe(schemaId);
     expect(await codec.decode('reviews', bytes)).toEqual({ schemaId, value: review });
+  });
+
+  it('shares one registration between concurrent first encodes, and retries a failed one', async () => {
+    const registry = new MemoryRegistry();
+    const codec = new EventCodec(registry, loadCatalogue());
+    registry.available = false;
+    await expect(codec.encode('reviews', review)).rejects.toThrow(/ECONNREFUSED/);
+    registry.available = true;
+    registry.registrations = 0;
+    const encoded = await Promise.all(
+      Array.from({ length: 50 }, () => codec.encode('reviews', review)),
+    );
+    expect(registry.registrations).toBe(1);
+    expect(new Set(encoded.map((e) => e.schemaId)).size).toBe(1);
   });
 
   it('registers the schema with its defaults (a BACKWARD registry needs them to evolve)', async () => {

@@ -14,15 +14,26 @@ export interface KafkaSettings {
   readonly requestTimeoutMs?: number;
 }
 
+/**
+ * Client-level retries of every producer, consumer and admin request. A dead broker keeps
+ * its partitions until the controller fences it (broker.session.timeout.ms, 9 s), then
+ * leadership moves: retries must span that (12 retries, about 30 s in all), and their delay
+ * is capped at 3 s so that a client notices the new leader within seconds of the move (with
+ * a 10 s cap, a producer slept up to 10 s more after the failover had completed).
+ */
+export const KAFKA_RETRY = Object.freeze({
+  initialRetryTime: 300,
+  maxRetryTime: 3_000,
+  retries: 12,
+});
+
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   return new Kafka({
     clientId: settings.clientId,
     brokers: [...settings.brokers],
     connectionTimeout: settings.connectionTimeoutMs ?? 3_000,
     requestTimeout: settings.requestTimeoutMs ?? 30_000,
-    // Generous client-level retries: a broker restart or leader move takes seconds, and a
-    // failed request here surfaces to the caller, which would then retry the whole batch.
-    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 12 },
+    retry: KAFKA_RETRY,
     logLevel: logLevel.WARN,
     logCreator: pinoLogCreator(logger),
   });

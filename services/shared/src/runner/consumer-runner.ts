@@ -47,6 +47,7 @@ import {
   deadLetterTopicOf,
 } from '#shared/serde';
 import {
+  KAFKA_RETRY,
   type EventProducer,
   type OutgoingEvent,
   type TransactionalEventProducer,
@@ -198,7 +199,7 @@ export class ConsumerRunner<T extends TopicName> {
       // partition has little traffic, at the cost of more (cheap) fetch requests.
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
       allowAutoTopicCreation: false,
-      retry: { retries: 12, initialRetryTime: 300, maxRetryTime: 10_000 },
+      retry: { ...KAFKA_RETRY },
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       const { error, restart } = payload;

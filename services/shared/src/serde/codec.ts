@@ -63,7 +63,11 @@ export function kafkajsRegistryClient(url: string): RegistryClient {
 interface TopicBinding {
   readonly subject: string;
   readonly readerType: avro.Type;
-  schemaId?: number;
+  /**
+   * The registration in flight or done: concurrent first encodes of a topic share one
+   * request (a first batch of 20,000 events once opened one connection each: EMFILE).
+   */
+  schemaId?: Promise<number>;
 }
 
 export class EventCodec {
@@ -95,16 +99,15 @@ export class EventCodec {
   async schemaIdFor(topic: string): Promise<number> {
     const binding = this.binding(topic);
     if (binding.schemaId === undefined) {
-      try {
-        // exportAttrs: with the fields' defaults (and docs). Without them the registered
-        // schema has no defaults, and the registry's BACKWARD check refuses every new field.
-        binding.schemaId = await this.registry.register(
-          binding.subject,
-          JSON.stringify(binding.readerType.schema({ exportAttrs: true })),
-        );
-      } catch (error) {
-        throw registryError(error, `registering ${binding.subject}`);
-      }
+      // exportAttrs: with the fields' defaults (and docs). Without them the registered
+      // schema has no defaults, and the registry's BACKWARD check refuses every new field.
+      const registration = this.registry
+        .register(binding.subject, JSON.stringify(binding.readerType.schema({ exportAttrs: true })))
+        .catch((error: unknown) => {
+          binding.schemaId = undefined; // a failed registration is tried again next time
+          throw registryError(error, `registering ${binding.subject}`);
+        });
+      binding.schemaId = registration;
     }
     return binding.schemaId;
   }
