@@ -134,7 +134,14 @@ describe('inference exactly once: SIGKILLed three times while 50,000 reviews flo
         () => sent.every((review) => predictions.has(review.eventId)),
         300_000,
         'a committed prediction for every review',
-      );
+      ).catch((error: unknown) => {
+        const missing = sent.filter((review) => !predictions.has(review.eventId)).length;
+        console.error(
+          `${missing} reviews without a committed prediction; inference's last output:\n` +
+            (inference?.output().slice(-6_000) ?? ''),
+        );
+        throw error;
+      });
       // Late duplicates, if any, would arrive within a few seconds.
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       const counts = sent.map((review) => predictions.get(review.eventId) ?? 0);

@@ -72,20 +72,20 @@ export class EventProducer {
     await this.sendRaw(topic, await encodeEvents(this.codec, topic, events));
   }
 
-  /** Sends already-encoded messages (dead letters keep the original bytes). */
+  /**
+   * Sends already-encoded messages (dead letters keep the original bytes), in requests of at
+   * most MAX_REQUEST_BYTES (see there); resolves once every request was acknowledged.
+   */
   async sendRaw(topic: string, messages: readonly RawOutgoing[]): Promise<void> {
-    if (messages.length === 0) return;
-    await this.producer.send({
-      topic,
-      acks: -1,
-      compression: this.compressionByTopic.get(topic) ?? CompressionTypes.GZIP,
-      messages: messages.map((message) => ({
-        key: message.key,
-        value: message.value,
-        ...(message.headers ? { headers: message.headers } : {}),
-      })),
-    });
-    this.produced.inc({ topic }, messages.length);
+    for (const chunk of chunkBySize(messages, MAX_REQUEST_BYTES)) {
+      await this.producer.send({
+        topic,
+        acks: -1,
+        compression: this.compressionByTopic.get(topic) ?? CompressionTypes.GZIP,
+        messages: chunk.map(toKafkajsMessage),
+      });
+      this.produced.inc({ topic }, chunk.length);
+    }
   }
 
   async disconnect(): Promise<void> {
@@ -125,4 +125,57 @@ export function compressionByTopic(codec: EventCodec): ReadonlyMap<string, Compr
 /** Where a consumer's handler sends the events it derives (a producer or a transaction). */
 export interface EventSink {
   send<T extends TopicName>(topic: T, events: readonly OutgoingEvent<T>[]): Promise<void>;
+}
+
+/**
+ * Bytes of messages per produce request. kafkajs writes all of a request's messages for one
+ * partition as one record batch and never splits it, while the broker refuses a batch over
+ * `max.message.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE. Inference writes a fetched
+ * batch's predictions (thousands, 700 bytes each, all to one partition) at once, so requests
+ * are cut well below that limit.
+ */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+/** Splits messages, in order, into runs of at most `maxBytes` (a larger message goes alone). */
+export function chunkBySize<M extends RawOutgoing>(
+  messages: readonly M[],
+  maxBytes: number,
+): M[][] {
+  const chunks: M[][] = [];
+  let current: M[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = messageBytes(message);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function messageBytes(message: RawOutgoing): number {
+  const length = (value: string | Buffer | null) =>
+    value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+  let bytes = length(message.key) + length(message.value) + 16; // + record overhead
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    bytes += Buffer.byteLength(name) + length(value);
+  }
+  return bytes;
+}
+
+export function toKafkajsMessage(message: RawOutgoing): {
+  key: Buffer | string | null;
+  value: Buffer | null;
+  headers?: Record<string, string | Buffer>;
+} {
+  return {
+    key: message.key,
+    value: message.value,
+    ...(message.headers ? { headers: message.headers } : {}),
+  };
 }

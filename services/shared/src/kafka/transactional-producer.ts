@@ -21,7 +21,13 @@ import { type Kafka, Partitioners, type Producer, type CompressionTypes } from '
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { AppError, type Logger, describeError } from '#shared/common';
 import type { EventCodec } from '#shared/serde';
-import { type RawOutgoing, compressionByTopic } from './producer.ts';
+import {
+  MAX_REQUEST_BYTES,
+  type RawOutgoing,
+  chunkBySize,
+  compressionByTopic,
+  toKafkajsMessage,
+} from './producer.ts';
 
 export interface TransactionalProducerOptions {
   readonly kafka: Kafka;
@@ -147,16 +153,17 @@ export class TransactionalEventProducer {
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await producer.transaction();
-      const topicMessages = contents.messages
-        .filter((entry) => entry.messages.length > 0)
-        .map((entry) => ({ topic: entry.topic, messages: entry.messages.map(toKafkajs) }));
-      // One request per compression type: kafkajs compresses a whole sendBatch one way.
-      for (const group of groupBy(topicMessages, (entry) => this.compressionOf(entry.topic))) {
-        await transaction.sendBatch({
-          acks: -1,
-          compression: group.key,
-          topicMessages: group.items,
-        });
+      // Requests of at most MAX_REQUEST_BYTES (producer.ts: kafkajs never splits a record
+      // batch), each to one topic with its compression; all in the one transaction.
+      for (const { topic, messages } of contents.messages) {
+        for (const chunk of chunkBySize(messages, MAX_REQUEST_BYTES)) {
+          await transaction.send({
+            topic,
+            acks: -1,
+            compression: this.compressionOf(topic),
+            messages: chunk.map(toKafkajsMessage),
+          });
+        }
       }
       const { consumerGroupId, topic, partition, offset } = contents.offsets;
       await transaction.sendOffsets({
@@ -183,27 +190,4 @@ export class TransactionalEventProducer {
     if (known === undefined) throw new Error(`topic ${topic} is not in the catalogue`);
     return known;
   }
-}
-
-function toKafkajs(message: RawOutgoing): {
-  key: Buffer | string | null;
-  value: Buffer | null;
-  headers?: Record<string, string | Buffer>;
-} {
-  return {
-    key: message.key,
-    value: message.value,
-    ...(message.headers ? { headers: message.headers } : {}),
-  };
-}
-
-function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): { key: K; items: T[] }[] {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const group = groups.get(key);
-    if (group) group.push(item);
-    else groups.set(key, [item]);
-  }
-  return [...groups].map(([key, grouped]) => ({ key, items: grouped }));
 }
