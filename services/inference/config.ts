@@ -50,6 +50,12 @@ export const inferenceConfigSchema = {
       min: 1,
     },
   ),
+  maxBytesPerPartition: intField(
+    'INFERENCE_MAX_BYTES_PER_PARTITION',
+    'Bytes fetched per partition and request: the size of a batch. Small enough that a ' +
+      'batch is scored in about a second, which bounds how long a rebalance waits for it',
+    { default: 262_144, min: 1_024 },
+  ),
   metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
     default: 9464,
     min: 0,

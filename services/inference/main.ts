@@ -68,6 +68,7 @@ const reviews = new ConsumerRunner({
   logger,
   metrics: runnerMetrics,
   partitionsConsumedConcurrently: config.partitionsConcurrently,
+  maxBytesPerPartition: config.maxBytesPerPartition,
   ...(transactions ? { transactions } : {}),
   onFatal: ops.fail,
   handler: createReviewHandler({

@@ -43,7 +43,7 @@ describe('scale out: two inference and two logger instances, one of each killed'
     testStackProcessEnv({
       CLICKHOUSE_DATABASE: database,
       METRICS_PORT: '0',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
       MODEL_DIR: BOOTSTRAP_MODEL_DIR,
       ...extra,
     });
@@ -85,16 +85,21 @@ describe('scale out: two inference and two logger instances, one of each killed'
     };
     await migrate(settings, createLogger('test', 'fatal'));
     clickhouse = createClickHouse(settings);
-    const collector = startRunner(kafka, 'predictions', async (events) => {
-      const now = Date.now();
-      for (const { event, partition } of events) {
-        if (event.source !== run || event.reviewEventId === null) continue;
-        predictions.set(event.reviewEventId, (predictions.get(event.reviewEventId) ?? 0) + 1);
-        const times = arrivals.get(partition) ?? [];
-        times.push(now);
-        arrivals.set(partition, times);
-      }
-    });
+    const collector = startRunner(
+      kafka,
+      'predictions',
+      async (events) => {
+        const now = Date.now();
+        for (const { event, partition } of events) {
+          if (event.source !== run || event.reviewEventId === null) continue;
+          predictions.set(event.reviewEventId, (predictions.get(event.reviewEventId) ?? 0) + 1);
+          const times = arrivals.get(partition) ?? [];
+          times.push(now);
+          arrivals.set(partition, times);
+        }
+      },
+      { fromBeginning: false },
+    );
     stops.push(collector.runner);
     await collector.started;
     for (const name of ['logger-a', 'logger-b', 'inference-a', 'inference-b']) start(name);
@@ -133,12 +138,15 @@ describe('scale out: two inference and two logger instances, one of each killed'
         await Promise.all(['inference-a', 'logger-a'].map((name) => children.get(name)!.exited));
         await sleep(RESTART_AFTER_MS);
         restartedAt = Date.now();
-        start('inference-a');
+        const restarted = start('inference-a');
         start('logger-a');
+        await restarted.waitFor('"inference running"', 120_000);
+        const inferenceStartedMs = Date.now() - restartedAt;
         await waitUntil(
           async () => (await membersWithPartitions(inferenceGroup)) === 2,
           120_000,
           'the restarted inference instance to hold partitions',
+          50,
         );
         const inferenceRejoinedMs = Date.now() - restartedAt;
         await waitUntil(
@@ -146,7 +154,11 @@ describe('scale out: two inference and two logger instances, one of each killed'
           120_000,
           'the restarted logger instance to hold partitions',
         );
-        return { inferenceRejoinedMs, loggerRejoinedMs: Date.now() - restartedAt };
+        return {
+          inferenceStartedMs,
+          inferenceRejoinedMs,
+          loggerRejoinedMs: Date.now() - restartedAt,
+        };
       })();
 
       for (let i = 0; i < TOTAL; i += PER_TICK) {
@@ -191,7 +203,10 @@ describe('scale out: two inference and two logger instances, one of each killed'
           `inference-a and logger-a SIGKILLed at ${Math.round((killedAt - started) / 1000)} s; ` +
           `rebalance pause (longest silence of a predictions partition after the kill): ` +
           `${(Math.max(...pauses) / 1000).toFixed(1)} s; restarted ${RESTART_AFTER_MS / 1000} s ` +
-          `later: inference member with partitions after ${(rejoin.inferenceRejoinedMs / 1000).toFixed(1)} s, ` +
+          `later: inference process up (model loaded, consumer started) after ` +
+          `${(rejoin.inferenceStartedMs / 1000).toFixed(1)} s on this loaded machine, a member ` +
+          `with partitions ${((rejoin.inferenceRejoinedMs - rejoin.inferenceStartedMs) / 1000).toFixed(1)} s ` +
+          `after that (group membership polled every 50 ms), ` +
           `logger after ${(rejoin.loggerRejoinedMs / 1000).toFixed(1)} s (process start included); ` +
           `committed predictions: ${missing} missing, ${duplicated} duplicated`,
       );

@@ -40,16 +40,17 @@ export function makeReview(reviewId: string, text = `review ${reviewId}`): Revie
   };
 }
 
-/** Polls `condition` every 100 ms until it holds or `timeoutMs` passes (then throws with `what`). */
+/** Polls `condition` every `pollMs` until it holds or `timeoutMs` passes (then throws with `what`). */
 export async function waitUntil(
   condition: () => boolean | Promise<boolean>,
   timeoutMs: number,
   what: string,
+  pollMs = 100,
 ) {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }

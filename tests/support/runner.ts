@@ -9,7 +9,12 @@ export function startRunner<T extends TopicName>(
   kafka: TestKafka,
   topic: T,
   handler: BatchHandler<TopicValues[T]>,
-  options: { groupId?: string; maxAttempts?: number } = {},
+  /**
+   * fromBeginning (default true): read the topic's history too. False: only what is produced
+   * after `started` resolves (the group's start is pinned at the end of the topic then);
+   * collectors of long tests use it so as not to read every earlier test's events.
+   */
+  options: { groupId?: string; maxAttempts?: number; fromBeginning?: boolean } = {},
 ): {
   runner: ConsumerRunner<T>;
   started: Promise<void>;
@@ -26,7 +31,7 @@ export function startRunner<T extends TopicName>(
     handler,
     logger: kafka.logger,
     metrics: createRunnerMetrics(metrics),
-    fromBeginning: true,
+    fromBeginning: options.fromBeginning ?? true,
     maxAttempts: options.maxAttempts ?? 3,
     backoff: { initialMs: 50, maxMs: 500, factor: 2 },
     sessionTimeoutMs: 10_000,

@@ -6,3 +6,4 @@ export * from './backbone.ts';
 export * from './leader-election.ts';
 export * from './topics.ts';
 export * from './transactional-producer.ts';
+export * from './group-offsets.ts';

@@ -48,6 +48,7 @@ import {
 } from '#shared/serde';
 import {
   KAFKA_RETRY,
+  commitGroupOffsets,
   type EventProducer,
   type OutgoingEvent,
   type TransactionalEventProducer,
@@ -214,15 +215,18 @@ export class ConsumerRunner<T extends TopicName> {
   }
 
   /**
-   * A new group starts at the end of the topic (or its start, `fromBeginning`) as it was when
-   * the group was first started: the partitions without a committed offset get one now, while
-   * the group has no members. Without it, a first member that dies before committing a
-   * partition leaves it without an offset, and the next member starts at the end as it is
-   * then: everything produced in between is skipped (seen in the exactly-once crash test).
-   * Only an empty group can be given offsets; when members are already active, they own it.
+   * A new group that starts at the end of the topic (not `fromBeginning`) starts at the end as
+   * it was when the group was first started: the partitions without a committed offset get
+   * one now, while the group has no members. Without it, a first member that dies before
+   * committing a partition leaves it without an offset, and the next member starts at the end
+   * as it is then: everything produced in between is skipped (seen in the exactly-once crash
+   * test). Only an empty group can be given offsets; when members are active, they own it. A
+   * group that reads from the beginning needs none of this (the beginning moves only with
+   * retention).
    */
   private async pinStartingOffsets(): Promise<void> {
     const { kafka, groupId, topic, logger } = this.options;
+    if (this.options.fromBeginning) return;
     const admin = kafka.admin();
     try {
       await admin.connect();
@@ -232,18 +236,14 @@ export class ConsumerRunner<T extends TopicName> {
       const { groups } = await admin.describeGroups([groupId]);
       const state = groups[0]?.state ?? 'Dead';
       if (state !== 'Empty' && state !== 'Dead') return;
-      const ends = await admin.fetchTopicOffsets(topic);
-      const start = new Map(
-        ends.map(({ partition, low, high }) => [
-          partition,
-          this.options.fromBeginning ? low : high,
-        ]),
+      const ends = new Map(
+        (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, high]),
       );
       const partitions = missing.map(({ partition }) => ({
         partition,
-        offset: start.get(partition) ?? '0',
+        offset: ends.get(partition) ?? '0',
       }));
-      await admin.setOffsets({ groupId, topic, partitions });
+      await commitGroupOffsets(kafka, { groupId, topic, partitions });
       logger.info({ topic, groupId, partitions }, 'starting offsets of a new group pinned');
     } catch (error) {
       // Another member joined meanwhile (it pins nothing then), or the broker is busy: the

@@ -1,0 +1,54 @@
+/**
+ * Commits offsets for a consumer group that has no active members, by joining it for a moment
+ * as its only member. kafkajs's `admin.setOffsets` does the same through a consumer that waits
+ * for a full fetch (5 s by default) before it commits; this one commits as soon as it has
+ * joined (about 0.2 s here). It fails when other members are active: their group, their
+ * offsets.
+ */
+import type { Kafka } from 'kafkajs';
+import { sleep } from '#shared/common';
+
+export interface GroupOffsets {
+  readonly groupId: string;
+  readonly topic: string;
+  readonly partitions: readonly { readonly partition: number; readonly offset: string }[];
+}
+
+export async function commitGroupOffsets(
+  kafka: Kafka,
+  { groupId, topic, partitions }: GroupOffsets,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const consumer = kafka.consumer({
+    groupId,
+    maxWaitTimeInMs: 50,
+    sessionTimeout: 6_000,
+    heartbeatInterval: 1_000,
+    allowAutoTopicCreation: false,
+  });
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    joined = true;
+  });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: false });
+    // Nothing is consumed: the batches are neither handled nor resolved.
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async () => undefined,
+    });
+    consumer.pause([{ topic }]);
+    const deadline = Date.now() + timeoutMs;
+    while (!joined) {
+      if (Date.now() > deadline) throw new Error(`could not join ${groupId} in ${timeoutMs} ms`);
+      await sleep(20);
+    }
+    await consumer.commitOffsets(
+      partitions.map(({ partition, offset }) => ({ topic, partition, offset })),
+    );
+  } finally {
+    await consumer.disconnect();
+  }
+}
