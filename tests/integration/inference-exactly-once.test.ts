@@ -57,17 +57,12 @@ describe('inference exactly once: SIGKILLed three times while 50,000 reviews flo
     };
     await migrate(settings, createLogger('test', 'fatal'));
     clickhouse = createClickHouse(settings);
-    const collector = startRunner(
-      kafka,
-      'predictions',
-      async (events) => {
-        for (const { event } of events) {
-          if (event.source !== run || event.reviewEventId === null) continue;
-          predictions.set(event.reviewEventId, (predictions.get(event.reviewEventId) ?? 0) + 1);
-        }
-      },
-      { fromBeginning: false },
-    );
+    const collector = startRunner(kafka, 'predictions', async (events) => {
+      for (const { event } of events) {
+        if (event.source !== run || event.reviewEventId === null) continue;
+        predictions.set(event.reviewEventId, (predictions.get(event.reviewEventId) ?? 0) + 1);
+      }
+    });
     stops.push(collector.runner);
     await collector.started;
     logger = startTsProcess(

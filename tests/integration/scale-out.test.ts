@@ -85,21 +85,16 @@ describe('scale out: two inference and two logger instances, one of each killed'
     };
     await migrate(settings, createLogger('test', 'fatal'));
     clickhouse = createClickHouse(settings);
-    const collector = startRunner(
-      kafka,
-      'predictions',
-      async (events) => {
-        const now = Date.now();
-        for (const { event, partition } of events) {
-          if (event.source !== run || event.reviewEventId === null) continue;
-          predictions.set(event.reviewEventId, (predictions.get(event.reviewEventId) ?? 0) + 1);
-          const times = arrivals.get(partition) ?? [];
-          times.push(now);
-          arrivals.set(partition, times);
-        }
-      },
-      { fromBeginning: false },
-    );
+    const collector = startRunner(kafka, 'predictions', async (events) => {
+      const now = Date.now();
+      for (const { event, partition } of events) {
+        if (event.source !== run || event.reviewEventId === null) continue;
+        predictions.set(event.reviewEventId, (predictions.get(event.reviewEventId) ?? 0) + 1);
+        const times = arrivals.get(partition) ?? [];
+        times.push(now);
+        arrivals.set(partition, times);
+      }
+    });
     stops.push(collector.runner);
     await collector.started;
     for (const name of ['logger-a', 'logger-b', 'inference-a', 'inference-b']) start(name);

@@ -10,9 +10,9 @@ export function startRunner<T extends TopicName>(
   topic: T,
   handler: BatchHandler<TopicValues[T]>,
   /**
-   * fromBeginning (default true): read the topic's history too. False: only what is produced
-   * after `started` resolves (the group's start is pinned at the end of the topic then);
-   * collectors of long tests use it so as not to read every earlier test's events.
+   * fromBeginning (default false): only what is produced after `started` resolves (the new
+   * group's start is pinned at the end of the topic then), so a collector does not read every
+   * earlier test's events (the test stack's Kafka keeps them). True: the history too.
    */
   options: { groupId?: string; maxAttempts?: number; fromBeginning?: boolean } = {},
 ): {
@@ -31,7 +31,7 @@ export function startRunner<T extends TopicName>(
     handler,
     logger: kafka.logger,
     metrics: createRunnerMetrics(metrics),
-    fromBeginning: options.fromBeginning ?? true,
+    fromBeginning: options.fromBeginning ?? false,
     maxAttempts: options.maxAttempts ?? 3,
     backoff: { initialMs: 50, maxMs: 500, factor: 2 },
     sessionTimeoutMs: 10_000,

@@ -51,7 +51,7 @@ describe('topic catalogue', () => {
     expect(() =>
       validateCatalogue({
         topics: [
-          { name: "a b", partitions: 0, replicationFactor: 1, retentionMs: 0, cleanupPolicy: "x" },
+          { name: 'a b', partitions: 0, replicationFactor: 1, retentionMs: 0, cleanupPolicy: 'x' },
           {
             name: 'orders',
             partitions: 1,
