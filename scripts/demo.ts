@@ -41,9 +41,7 @@ function stack(command: 'up' | 'down'): void {
   );
 }
 
-say(
-  'starting a local stack of its own (ClickHouse, Kafka, schema registry) in var/demo-stack',
-);
+say('starting a local stack of its own (ClickHouse, Kafka, schema registry) in var/demo-stack');
 stack('up');
 const env: NodeJS.ProcessEnv = {
   ...process.env,

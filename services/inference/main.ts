@@ -6,11 +6,7 @@
 import { hostname } from 'node:os';
 import { Counter, Histogram } from 'prom-client';
 import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
-import {
-  TransactionalEventProducer,
-  createBackbone,
-  withLocalStackDefaults,
-} from '#shared/kafka';
+import { TransactionalEventProducer, createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { REPO_ROOT } from '#shared/serde';

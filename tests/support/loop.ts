@@ -1,12 +1,14 @@
 /**
  * The full local stack's services as separate processes, for the closed-loop tests and the
  * demo: inference, logger, drift, retrainer, promoter and gateway on one database, model name
- * and artifact store, plus the mlops CLI.
+ * and artifact store, plus the mlops CLI. Each service's output is also appended to
+ * `<test stack>/logs/<model name>-<service>.log`.
  */
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { type Child, startTsProcess, stopProcess } from './processes.ts';
-import { REPO_ROOT, testStackProcessEnv } from './stack.ts';
+import { join } from 'node:path';
+import { REPO_ROOT, TEST_STACK_ENV, testStackProcessEnv } from './stack.ts';
 
 export interface LoopSettings {
   readonly modelName: string;
@@ -90,7 +92,11 @@ export class Loop {
       this.gatewayUrl = `http://127.0.0.1:${port}`;
       Object.assign(env, { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port) });
     }
-    const child = startTsProcess(`services/${service}/main.ts`, loopEnv(this.settings, env));
+    const child = startTsProcess(
+      `services/${service}/main.ts`,
+      loopEnv(this.settings, env),
+      join(TEST_STACK_ENV.STACK_DIR, 'logs', `${this.settings.modelName}-${service}.log`),
+    );
     this.children.set(service, child);
     return child;
   }

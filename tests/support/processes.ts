@@ -1,5 +1,6 @@
 /** Child processes for tests: services and fixtures run as real, separate processes. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { REPO_ROOT } from './stack.ts';
 
 export interface Child {
@@ -10,7 +11,8 @@ export interface Child {
   readonly exited: Promise<number | null>;
 }
 
-export function startTsProcess(script: string, env: NodeJS.ProcessEnv): Child {
+/** `logFile`: the output is appended there too, for a look after the test. */
+export function startTsProcess(script: string, env: NodeJS.ProcessEnv, logFile?: string): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: REPO_ROOT,
     env,
@@ -20,6 +22,7 @@ export function startTsProcess(script: string, env: NodeJS.ProcessEnv): Child {
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
+    if (logFile !== undefined) appendFileSync(logFile, chunk);
     for (const listener of listeners) listener();
   };
   child.stdout?.on('data', onData);

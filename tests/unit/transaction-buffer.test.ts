@@ -1,7 +1,7 @@
 /**
  * What an exactly-once batch commits: the outputs of the handler calls that succeeded (a
  * failed attempt leaves nothing), plus its dead letters; and produce requests cut below the
- * broker's record-batch limit.
+ * broker's record-batch limit; which errors mean the group coordinator moved.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,7 +10,12 @@ import {
   type RawOutgoing,
   chunkBySize,
 } from '#shared/kafka';
-import { type ConsumedEvent, type HandlerContext, TransactionBuffer } from '#shared/runner';
+import {
+  type ConsumedEvent,
+  type HandlerContext,
+  TransactionBuffer,
+  isCoordinatorMovedError,
+} from '#shared/runner';
 import { EventCodec, type Review, type RegistryClient, loadCatalogue } from '#shared/serde';
 
 const registry: RegistryClient = {
@@ -120,5 +125,24 @@ describe('chunkBySize', () => {
     for (const chunk of chunks) {
       expect(chunk.reduce((sum, m) => sum + m.value!.length, 0)).toBeLessThan(1024 * 1024);
     }
+  });
+});
+
+describe('isCoordinatorMovedError', () => {
+  const protocolError = (type: string) => Object.assign(new Error(type), { type });
+
+  it('recognises kafkajs coordinator errors, also wrapped after retries', () => {
+    expect(isCoordinatorMovedError(protocolError('NOT_COORDINATOR_FOR_GROUP'))).toBe(true);
+    expect(isCoordinatorMovedError(protocolError('GROUP_LOAD_IN_PROGRESS'))).toBe(true);
+    const exhausted = Object.assign(new Error('retries exceeded'), {
+      originalError: protocolError('GROUP_COORDINATOR_NOT_AVAILABLE'),
+    });
+    expect(isCoordinatorMovedError(exhausted)).toBe(true);
+  });
+
+  it('leaves rebalances and other errors to kafkajs', () => {
+    expect(isCoordinatorMovedError(protocolError('REBALANCE_IN_PROGRESS'))).toBe(false);
+    expect(isCoordinatorMovedError(new Error('boom'))).toBe(false);
+    expect(isCoordinatorMovedError('NOT_COORDINATOR_FOR_GROUP')).toBe(false);
   });
 });

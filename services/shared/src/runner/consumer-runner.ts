@@ -64,7 +64,7 @@ import {
 import { TransactionBuffer } from './transaction-buffer.ts';
 import { CommitLane, type DoneOutcome } from './commit-lane.ts';
 import type { RunnerMetrics } from './metrics.ts';
-import { isTransientError } from './transient.ts';
+import { isCoordinatorMovedError, isTransientError } from './transient.ts';
 
 export interface ConsumerRunnerOptions<T extends TopicName> {
   readonly kafka: Kafka;
@@ -319,10 +319,23 @@ export class ConsumerRunner<T extends TopicName> {
     if (depth <= 1) {
       const settled = await outcome;
       if (settled.kind === 'aborted') return;
+      try {
+        // The payload's commit is one request (consumer.commitOffsets retries a dozen times,
+        // 18 s against a coordinator that moved, before it fails).
+        await payload.commitOffsetsIfNecessary({
+          topics: [
+            {
+              topic: batch.topic,
+              partitions: [{ partition: batch.partition, offset: settled.commitOffset }],
+            },
+          ],
+        });
+      } catch (error) {
+        if (!isCoordinatorMovedError(error)) throw error;
+        this.onCoordinatorMoved(error);
+        return; // not resolved: redelivered after the rejoin
+      }
       if (lastMessage) resolveOffset(lastMessage.offset);
-      await this.consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: settled.commitOffset },
-      ]);
       this.recordCommitted(batch.topic, batch.partition, batch.highWatermark, settled, started);
       await payload.heartbeat();
       return;
@@ -395,6 +408,20 @@ export class ConsumerRunner<T extends TopicName> {
     await payload.heartbeat();
   }
 
+  /**
+   * kafkajs keeps committing to the group coordinator it found when it joined, as long as it
+   * can connect to that broker: after a broker restart that moved the coordinator, every
+   * commit failed with NOT_COORDINATOR and kafkajs re-ran the batch a dozen times before it
+   * rejoined (two minutes in the broker-fault test). A new member looks the coordinator up.
+   */
+  private onCoordinatorMoved(error: unknown): void {
+    this.options.logger.warn(
+      { err: describeError(error), topic: this.options.topic },
+      'the group coordinator moved; rejoining to find it (uncommitted batches are redelivered)',
+    );
+    this.beginRestart(error);
+  }
+
   private laneOf(topic: string, partition: number): CommitLane<BatchContext> {
     const key = `${topic}|${partition}`;
     const open = this.lanes.get(key);
@@ -406,11 +433,16 @@ export class ConsumerRunner<T extends TopicName> {
       commit: (offset) => consumer.commitOffsets([{ topic, partition, offset }]),
       onCommitted: (outcome, { highWatermark, started }) =>
         this.recordCommitted(topic, partition, highWatermark, outcome, started),
-      onCommitError: (error) =>
+      onCommitError: (error) => {
+        if (isCoordinatorMovedError(error)) {
+          this.onCoordinatorMoved(error);
+          return;
+        }
         log.warn(
           { err: describeError(error) },
           'offset commit failed (partition revoked?); the batches will be redelivered',
-        ),
+        );
+      },
       // Abandoned batches are redelivered by themselves: that happens only while stopping or
       // when kafkajs restarts the member, which then reads from the committed offsets (this
       // runner never seeks). A failure is redelivered by rejoining.

@@ -25,3 +25,20 @@ export function isTransientError(error: unknown): boolean {
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
   return error.cause !== undefined && error.cause !== error && isTransientError(error.cause);
 }
+
+/** kafkajs's names of the errors that mean "ask another broker who coordinates the group". */
+const COORDINATOR_MOVED = new Set([
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+]);
+
+/** The group coordinator moved or is unavailable (a broker restarted or failed over). */
+export function isCoordinatorMovedError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string' && COORDINATOR_MOVED.has(type)) return true;
+    current = (current as { originalError?: unknown }).originalError ?? current.cause;
+  }
+  return false;
+}
