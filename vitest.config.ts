@@ -1,15 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two projects: `unit` (pure logic, parallel) and `integration` (real ClickHouse, dev
- * broker and schema registry of the local stack, started by tests/support/global-setup.ts;
- * files run one at a time because they share one in-memory broker and a 2-core machine).
+ * Two projects: `unit` (pure logic, parallel) and `integration` (the test stack's real
+ * ClickHouse, 3-node Apache Kafka cluster and schema registry, started by
+ * tests/support/global-setup.ts; files run one at a time because they share that cluster,
+ * some of them kill its nodes, and the machine has two cores).
  */
 export default defineConfig({
   test: {
     reporters: ['default'],
-    // One file at a time: integration files share one in-memory broker, and the machine has
-    // two cores. (Per-project file parallelism is not configurable in vitest 3.)
+    // One file at a time: integration files share one Kafka cluster (fault tests kill its
+    // nodes), and the machine has two cores. (Per-project file parallelism is not configurable in vitest 3.)
     fileParallelism: false,
     projects: [
       {

@@ -111,7 +111,21 @@ describe('broker faults: leader killed and restarted, then a leader hung and res
         () => acknowledged.every((id) => consumed.has(id)),
         120_000,
         'every acknowledged message',
-      );
+      ).catch(async (error: unknown) => {
+        // Say where the consumer stands, so a failure can be told from a slow recovery.
+        const missing = acknowledged.filter((id) => !consumed.has(id));
+        const committed = await admin.fetchOffsets({
+          groupId: consumer.groupId,
+          topics: ['reviews'],
+        });
+        const ends = await admin.fetchTopicOffsets('reviews');
+        console.log(
+          `${missing.length} acknowledged not consumed (first ${missing.slice(0, 3).join(', ')}); ` +
+            `committed ${JSON.stringify(committed[0]?.partitions.map((p) => [p.partition, p.offset]))}; ` +
+            `ends ${JSON.stringify(ends.map((p) => [p.partition, p.high]))}`,
+        );
+        throw error;
+      });
       expect(acknowledged.filter((id) => !consumed.has(id))).toEqual([]);
       const after = makeReview(`${run}-after`);
       await kafka.producer.send('reviews', [{ key: after.reviewId, value: after }]);

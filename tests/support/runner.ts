@@ -17,16 +17,18 @@ export function startRunner<T extends TopicName>(
   options: { groupId?: string; maxAttempts?: number; fromBeginning?: boolean } = {},
 ): {
   runner: ConsumerRunner<T>;
+  groupId: string;
   started: Promise<void>;
   metrics: ReturnType<typeof createMetricsRegistry>;
 } {
   const metrics = createMetricsRegistry('test-runner');
+  const groupId = options.groupId ?? `test-${topic}-${randomUUID()}`;
   const runner = new ConsumerRunner({
     kafka: kafka.kafka,
     codec: kafka.codec,
     producer: kafka.producer,
     topic,
-    groupId: options.groupId ?? `test-${topic}-${randomUUID()}`,
+    groupId,
     service: 'integration-test',
     handler,
     logger: kafka.logger,
@@ -37,5 +39,5 @@ export function startRunner<T extends TopicName>(
     sessionTimeoutMs: 10_000,
     heartbeatIntervalMs: 1_000,
   });
-  return { runner, started: runner.start(), metrics };
+  return { runner, groupId, started: runner.start(), metrics };
 }

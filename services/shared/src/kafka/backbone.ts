@@ -28,5 +28,11 @@ export function createBackbone(
 ): Backbone {
   const kafka = createKafka({ brokers: config.kafkaBrokers, clientId }, logger);
   const codec = new EventCodec(kafkajsRegistryClient(config.schemaRegistryUrl), loadCatalogue());
-  return { kafka, codec, producer: new EventProducer(kafka, codec, metrics) };
+  const producer = new EventProducer(kafka, codec, metrics, (error) =>
+    logger.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      'the broker refused the idempotent producer; replaced it (the failed batch is sent again)',
+    ),
+  );
+  return { kafka, codec, producer };
 }

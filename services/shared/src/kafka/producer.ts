@@ -9,6 +9,14 @@
  * rolls the sequence numbers of a failed request back, so a caller that resends the same
  * batch after `send` rejected (the consumer runner, the gateway's publisher) is
  * de-duplicated as well, as long as this producer instance lives.
+ *
+ * kafkajs does not recover an idempotent producer whose sequence numbers the partition
+ * leader no longer accepts (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID after a leader
+ * failover: the Java client bumps the epoch, KIP-360): every later send to that partition
+ * fails the same way, for ever. Measured in the broker-fault test: after a hung leader
+ * resumed, a producer was refused 1,052 times in 4 minutes. EventProducer then replaces the
+ * kafkajs producer (a new producer id, sequences from 0) and sends the chunk again; a batch
+ * the old producer had written may then be written twice (at least once, never lost).
  */
 import { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import { Counter, type Registry } from 'prom-client';
@@ -32,23 +40,21 @@ export interface RawOutgoing {
 }
 
 export class EventProducer {
-  private readonly producer: Producer;
+  private producer: Producer;
+  /** The replacement being connected after a producer-state error (one at a time). */
+  private replacing: Promise<void> | undefined;
+  private readonly producerResets: Counter;
   private readonly produced: Counter<'topic'>;
   private readonly compressionByTopic: ReadonlyMap<string, CompressionTypes>;
   private connected = false;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly codec: EventCodec,
     metrics: Registry,
+    private readonly onReset: (error: unknown) => void = () => {},
   ) {
-    // murmur2 partitioning, as Java clients do, so a key lands on the same partition
-    // whichever client produced it.
-    this.producer = kafka.producer({
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      idempotent: true,
-    });
+    this.producer = this.newProducer();
     this.compressionByTopic = compressionByTopic(codec);
     this.produced =
       (metrics.getSingleMetric('kafka_messages_produced_total') as Counter<'topic'> | undefined) ??
@@ -58,6 +64,23 @@ export class EventProducer {
         labelNames: ['topic'],
         registers: [metrics],
       });
+    this.producerResets =
+      (metrics.getSingleMetric('kafka_producer_resets_total') as Counter | undefined) ??
+      new Counter({
+        name: 'kafka_producer_resets_total',
+        help: 'Idempotent producers replaced after the broker refused their sequence numbers',
+        registers: [metrics],
+      });
+  }
+
+  private newProducer(): Producer {
+    // murmur2 partitioning, as Java clients do, so a key lands on the same partition
+    // whichever client produced it.
+    return this.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+    });
   }
 
   async connect(): Promise<void> {
@@ -78,14 +101,40 @@ export class EventProducer {
    */
   async sendRaw(topic: string, messages: readonly RawOutgoing[]): Promise<void> {
     for (const chunk of chunkBySize(messages, MAX_REQUEST_BYTES)) {
-      await this.producer.send({
+      const request = {
         topic,
         acks: -1,
         compression: this.compressionByTopic.get(topic) ?? CompressionTypes.GZIP,
         messages: chunk.map(toKafkajsMessage),
-      });
+      };
+      const producer = this.producer;
+      try {
+        await producer.send(request);
+      } catch (error) {
+        if (!isProducerStateError(error) || !this.connected) throw error;
+        await this.replace(producer, error);
+        await this.producer.send(request);
+      }
       this.produced.inc({ topic }, chunk.length);
     }
+  }
+
+  /** Replaces `failed` unless a concurrent send already did. */
+  private async replace(failed: Producer, error: unknown): Promise<void> {
+    if (this.replacing) return this.replacing;
+    if (this.producer !== failed) return;
+    this.replacing = (async () => {
+      this.onReset(error);
+      this.producerResets.inc();
+      const next = this.newProducer();
+      await next.connect();
+      this.producer = next;
+      // The old producer may still have sends in flight that will fail the same way.
+      failed.disconnect().catch(() => {});
+    })().finally(() => {
+      this.replacing = undefined;
+    });
+    return this.replacing;
   }
 
   async disconnect(): Promise<void> {
@@ -93,6 +142,23 @@ export class EventProducer {
     this.connected = false;
     await this.producer.disconnect();
   }
+}
+
+/** kafkajs's names of the errors after which an idempotent producer can never send again. */
+const PRODUCER_STATE_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+/** The broker refused this producer's id, epoch or sequence numbers (see EventProducer). */
+export function isProducerStateError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string' && PRODUCER_STATE_ERRORS.has(type)) return true;
+    current = (current as { originalError?: unknown }).originalError ?? current.cause;
+  }
+  return false;
 }
 
 /** Encodes typed events into the messages `sendRaw` takes (validated against the schema). */
