@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '#shared/common';
+import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Review } from '#shared/serde';
 import { type ClickHouseClient, createClickHouse, migrate, sql } from '#shared/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
@@ -49,6 +50,9 @@ describe('inference exactly once: SIGKILLed three times while 50,000 reviews flo
 
   beforeAll(async () => {
     kafka = await connectTestKafka();
+    // The logger reads a new group from the beginning: start it at the end of the test
+    // stack's `predictions`, which keeps every earlier test's rows.
+    await pinNewGroupAtEnd(kafka.kafka, `logger-${run}`, 'predictions');
     const settings = {
       clickhouseUrl: clickhouseUrl(),
       clickhouseUser: 'default',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '#shared/common';
+import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Prediction } from '#shared/serde';
 import { type ClickHouseClient, createClickHouse, inList, migrate, sql } from '#shared/store';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
@@ -50,6 +51,9 @@ describe('logger: crashes do not lose or duplicate predictions', () => {
 
   beforeAll(async () => {
     kafka = await connectTestKafka();
+    // The logger reads a new group from the beginning: start it at the end of the test
+    // stack's `predictions`, which keeps every earlier test's rows.
+    await pinNewGroupAtEnd(kafka.kafka, `logger-${run}`, 'predictions');
     const settings = {
       clickhouseUrl: clickhouseUrl(),
       clickhouseUser: 'default',

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { AssignerProtocol, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '#shared/common';
+import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Review } from '#shared/serde';
 import { type ClickHouseClient, createClickHouse, migrate, sql } from '#shared/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
@@ -75,6 +76,9 @@ describe('scale out: two inference and two logger instances, one of each killed'
 
   beforeAll(async () => {
     kafka = await connectTestKafka();
+    // The logger reads a new group from the beginning: start it at the end of the test
+    // stack's `predictions`, which keeps every earlier test's rows.
+    await pinNewGroupAtEnd(kafka.kafka, loggerGroup, 'predictions');
     admin = kafka.kafka.admin();
     await admin.connect();
     const settings = {

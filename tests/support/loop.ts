@@ -3,12 +3,18 @@
  * demo: inference, logger, drift, retrainer, promoter and gateway on one database, model name
  * and artifact store, plus the mlops CLI. Each service's output is also appended to
  * `<test stack>/logs/<model name>-<service>.log`.
+ *
+ * The services read a new group's topic from the beginning, as in production; the test
+ * stack's Kafka keeps every earlier test's events (hundreds of thousands of reviews), so the
+ * loop starts each of its new groups at the current end of its topic instead.
  */
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { type Child, startTsProcess, stopProcess } from './processes.ts';
 import { join } from 'node:path';
-import { REPO_ROOT, TEST_STACK_ENV, testStackProcessEnv } from './stack.ts';
+import { createLogger } from '#shared/common';
+import { createKafka, pinNewGroupAtEnd } from '#shared/kafka';
+import { REPO_ROOT, TEST_STACK_ENV, kafkaBrokers, testStackProcessEnv } from './stack.ts';
 
 export interface LoopSettings {
   readonly modelName: string;
@@ -17,6 +23,19 @@ export interface LoopSettings {
   readonly workDir: string;
   readonly extra?: Record<string, string>;
 }
+
+/** The consumer groups (of `main.ts`) that each service starts from the beginning. */
+const GROUPS: Record<LoopService, (model: string) => { groupId: string; topic: string }[]> = {
+  inference: (model) => [{ groupId: `inference-${model}`, topic: 'reviews' }],
+  logger: (model) => [{ groupId: `logger-${model}`, topic: 'predictions' }],
+  retrainer: (model) => [
+    { groupId: `retrainer-${model}-drift-events`, topic: 'drift.events' },
+    { groupId: `retrainer-${model}-requests`, topic: 'retrain.requests' },
+  ],
+  promoter: (model) => [{ groupId: `promoter-${model}`, topic: 'models.candidates' }],
+  drift: () => [],
+  gateway: () => [],
+};
 
 export function loopEnv(
   settings: LoopSettings,
@@ -83,10 +102,12 @@ export class Loop {
 
   async start(service: LoopService, extra: Record<string, string> = {}): Promise<Child> {
     const env: Record<string, string> = { ...extra };
-    if (service === 'inference') env.INFERENCE_GROUP_ID = `inference-${this.settings.modelName}`;
-    if (service === 'logger') env.LOGGER_GROUP_ID = `logger-${this.settings.modelName}`;
-    if (service === 'retrainer') env.RETRAINER_GROUP_ID = `retrainer-${this.settings.modelName}`;
-    if (service === 'promoter') env.PROMOTER_GROUP_ID = `promoter-${this.settings.modelName}`;
+    const model = this.settings.modelName;
+    if (service === 'inference') env.INFERENCE_GROUP_ID = `inference-${model}`;
+    if (service === 'logger') env.LOGGER_GROUP_ID = `logger-${model}`;
+    if (service === 'retrainer') env.RETRAINER_GROUP_ID = `retrainer-${model}`;
+    if (service === 'promoter') env.PROMOTER_GROUP_ID = `promoter-${model}`;
+    await this.startGroupsAtEnd(GROUPS[service](model));
     if (service === 'gateway') {
       const port = await freePort();
       this.gatewayUrl = `http://127.0.0.1:${port}`;
@@ -99,6 +120,16 @@ export class Loop {
     );
     this.children.set(service, child);
     return child;
+  }
+
+  /** Pins the groups that have no offsets yet (a restarted service keeps its own). */
+  private async startGroupsAtEnd(groups: readonly { groupId: string; topic: string }[]) {
+    if (groups.length === 0) return;
+    const kafka = createKafka(
+      { brokers: kafkaBrokers(), clientId: 'loop-setup' },
+      createLogger('loop-setup', 'fatal'),
+    );
+    for (const { groupId, topic } of groups) await pinNewGroupAtEnd(kafka, groupId, topic);
   }
 
   async stop(service: LoopService, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

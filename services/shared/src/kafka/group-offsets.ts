@@ -52,3 +52,38 @@ export async function commitGroupOffsets(
     await consumer.disconnect();
   }
 }
+
+/**
+ * Gives the partitions of `topic` that `groupId` has no committed offset for one at the
+ * current end of the topic, while the group has no members; returns what it pinned (empty
+ * when nothing was missing, or when members are active: they own the group then). A new
+ * group that should start at the end thus starts at the end as it was when it was first
+ * started, even if its first member dies before committing a partition.
+ */
+export async function pinNewGroupAtEnd(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+): Promise<GroupOffsets['partitions']> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const missing = (committed?.partitions ?? []).filter(({ offset }) => Number(offset) < 0);
+    if (missing.length === 0) return [];
+    const { groups } = await admin.describeGroups([groupId]);
+    const state = groups[0]?.state ?? 'Dead';
+    if (state !== 'Empty' && state !== 'Dead') return [];
+    const ends = new Map(
+      (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, high]),
+    );
+    const partitions = missing.map(({ partition }) => ({
+      partition,
+      offset: ends.get(partition) ?? '0',
+    }));
+    await commitGroupOffsets(kafka, { groupId, topic, partitions });
+    return partitions;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

@@ -48,7 +48,7 @@ import {
 } from '#shared/serde';
 import {
   KAFKA_RETRY,
-  commitGroupOffsets,
+  pinNewGroupAtEnd,
   type EventProducer,
   type OutgoingEvent,
   type TransactionalEventProducer,
@@ -238,30 +238,15 @@ export class ConsumerRunner<T extends TopicName> {
   private async pinStartingOffsets(): Promise<void> {
     const { kafka, groupId, topic, logger } = this.options;
     if (this.options.fromBeginning) return;
-    const admin = kafka.admin();
     try {
-      await admin.connect();
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const missing = (committed?.partitions ?? []).filter(({ offset }) => Number(offset) < 0);
-      if (missing.length === 0) return;
-      const { groups } = await admin.describeGroups([groupId]);
-      const state = groups[0]?.state ?? 'Dead';
-      if (state !== 'Empty' && state !== 'Dead') return;
-      const ends = new Map(
-        (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, high]),
-      );
-      const partitions = missing.map(({ partition }) => ({
-        partition,
-        offset: ends.get(partition) ?? '0',
-      }));
-      await commitGroupOffsets(kafka, { groupId, topic, partitions });
-      logger.info({ topic, groupId, partitions }, 'starting offsets of a new group pinned');
+      const partitions = await pinNewGroupAtEnd(kafka, groupId, topic);
+      if (partitions.length > 0) {
+        logger.info({ topic, groupId, partitions }, 'starting offsets of a new group pinned');
+      }
     } catch (error) {
       // Another member joined meanwhile (it pins nothing then), or the broker is busy: the
       // group falls back to kafkajs's own start position, as without pinning.
       logger.warn({ err: describeError(error), topic, groupId }, 'could not pin starting offsets');
-    } finally {
-      await admin.disconnect().catch(() => undefined);
     }
   }
 
