@@ -5,16 +5,16 @@
  * prediction event per review, and the analysts' view (through the logger) exactly one row.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Review } from '#shared/serde';
-import { type ClickHouseClient, createClickHouse, migrate, sql } from '#shared/store';
+import { type ClickHouseClient, sql } from '#shared/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { BOOTSTRAP_MODEL_DIR } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
-import { clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
+import { testStackProcessEnv } from '../support/stack.ts';
+import { createTestDatabase } from '../support/clickhouse.ts';
 
 const TOTAL = 50_000;
 const CHUNK = 1_000;
@@ -53,14 +53,7 @@ describe('inference exactly once: SIGKILLed three times while 50,000 reviews flo
     // The logger reads a new group from the beginning: start it at the end of the test
     // stack's `predictions`, which keeps every earlier test's rows.
     await pinNewGroupAtEnd(kafka.kafka, `logger-${run}`, 'predictions');
-    const settings = {
-      clickhouseUrl: clickhouseUrl(),
-      clickhouseUser: 'default',
-      clickhousePassword: '',
-      clickhouseDatabase: database,
-    };
-    await migrate(settings, createLogger('test', 'fatal'));
-    clickhouse = createClickHouse(settings);
+    clickhouse = await createTestDatabase(database);
     const collector = startRunner(kafka, 'predictions', async (events) => {
       for (const { event } of events) {
         if (event.source !== run || event.reviewEventId === null) continue;

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Prediction } from '#shared/serde';
-import { type ClickHouseClient, createClickHouse, inList, migrate, sql } from '#shared/store';
+import { type ClickHouseClient, inList, sql } from '#shared/store';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
-import { clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
+import { testStackProcessEnv } from '../support/stack.ts';
+import { createTestDatabase } from '../support/clickhouse.ts';
 
 const TOTAL = 50_000;
 
@@ -54,14 +54,7 @@ describe('logger: crashes do not lose or duplicate predictions', () => {
     // The logger reads a new group from the beginning: start it at the end of the test
     // stack's `predictions`, which keeps every earlier test's rows.
     await pinNewGroupAtEnd(kafka.kafka, `logger-${run}`, 'predictions');
-    const settings = {
-      clickhouseUrl: clickhouseUrl(),
-      clickhouseUser: 'default',
-      clickhousePassword: '',
-      clickhouseDatabase: database,
-    };
-    await migrate(settings, createLogger('test', 'fatal'));
-    clickhouse = createClickHouse(settings);
+    clickhouse = await createTestDatabase(database);
   });
   afterAll(async () => {
     await stopProcess(logger, 'SIGKILL');

@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Prediction } from '#shared/serde';
-import { type ClickHouseClient, createClickHouse, migrate, sql } from '#shared/store';
+import { type ClickHouseClient, sql } from '#shared/store';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
-import { REPO_ROOT, TEST_STACK_ENV, clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
+import { REPO_ROOT, TEST_STACK_ENV, testStackProcessEnv } from '../support/stack.ts';
+import { createTestDatabase } from '../support/clickhouse.ts';
 
 const TOTAL = 12_000;
 /** The logger holds at most one fetch per partition while it waits: memory stays flat. */
@@ -37,14 +37,7 @@ describe('logger: ClickHouse stopped for 30 s mid-stream', () => {
 
   beforeAll(async () => {
     kafka = await connectTestKafka();
-    const settings = {
-      clickhouseUrl: clickhouseUrl(),
-      clickhouseUser: 'default',
-      clickhousePassword: '',
-      clickhouseDatabase: database,
-    };
-    await migrate(settings, createLogger('test', 'fatal'));
-    client = createClickHouse(settings);
+    client = await createTestDatabase(database);
   });
   afterAll(async () => {
     if (stopped) clickhouse('start');

@@ -8,16 +8,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AssignerProtocol, type Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Review } from '#shared/serde';
-import { type ClickHouseClient, createClickHouse, migrate, sql } from '#shared/store';
+import { type ClickHouseClient, sql } from '#shared/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { BOOTSTRAP_MODEL_DIR } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
-import { clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
+import { testStackProcessEnv } from '../support/stack.ts';
+import { createTestDatabase } from '../support/clickhouse.ts';
 
 const TOTAL = 30_000;
 const PER_TICK = 150; // every 250 ms: 600 reviews/s
@@ -81,14 +81,7 @@ describe('scale out: two inference and two logger instances, one of each killed'
     await pinNewGroupAtEnd(kafka.kafka, loggerGroup, 'predictions');
     admin = kafka.kafka.admin();
     await admin.connect();
-    const settings = {
-      clickhouseUrl: clickhouseUrl(),
-      clickhouseUser: 'default',
-      clickhousePassword: '',
-      clickhouseDatabase: database,
-    };
-    await migrate(settings, createLogger('test', 'fatal'));
-    clickhouse = createClickHouse(settings);
+    clickhouse = await createTestDatabase(database);
     const collector = startRunner(kafka, 'predictions', async (events) => {
       const now = Date.now();
       for (const { event, partition } of events) {

@@ -1,6 +1,6 @@
 /**
  * kafkajs client construction: one place for connection settings, retry policy and the
- * bridge from kafkajs's logger to pino.
+ * bridge from kafkajs's logger to pino; recognising kafkajs protocol errors.
  */
 import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
 import type { Logger } from '#shared/common';
@@ -57,4 +57,18 @@ function pinoLogCreator(logger: Logger): logCreator {
       else if (level === logLevel.INFO) logger.info(child, message);
       else logger.debug(child, message);
     };
+}
+
+/**
+ * Whether `error`, or an error it wraps (kafkajs wraps a protocol error in `originalError`
+ * or `cause` once its retries give up), is a kafkajs protocol error of one of `types`
+ * (kafkajs's names, as NOT_COORDINATOR_FOR_GROUP).
+ */
+export function hasKafkaErrorType(error: unknown, types: ReadonlySet<string>): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string' && types.has(type)) return true;
+    current = (current as { originalError?: unknown }).originalError ?? current.cause;
+  }
+  return false;
 }

@@ -26,6 +26,7 @@ import {
   type TopicName,
   type TopicValues,
 } from '#shared/serde';
+import { hasKafkaErrorType } from './client.ts';
 
 export interface OutgoingEvent<T extends TopicName> {
   readonly key: string | Buffer | null;
@@ -153,12 +154,7 @@ const PRODUCER_STATE_ERRORS = new Set([
 
 /** The broker refused this producer's id, epoch or sequence numbers (see EventProducer). */
 export function isProducerStateError(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    const type = (current as { type?: unknown }).type;
-    if (typeof type === 'string' && PRODUCER_STATE_ERRORS.has(type)) return true;
-    current = (current as { originalError?: unknown }).originalError ?? current.cause;
-  }
-  return false;
+  return hasKafkaErrorType(error, PRODUCER_STATE_ERRORS);
 }
 
 /** Encodes typed events into the messages `sendRaw` takes (validated against the schema). */

@@ -1,4 +1,5 @@
 import { AppError } from '#shared/common';
+import { hasKafkaErrorType } from '#shared/kafka';
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -35,10 +36,5 @@ const COORDINATOR_MOVED = new Set([
 
 /** The group coordinator moved or is unavailable (a broker restarted or failed over). */
 export function isCoordinatorMovedError(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    const type = (current as { type?: unknown }).type;
-    if (typeof type === 'string' && COORDINATOR_MOVED.has(type)) return true;
-    current = (current as { originalError?: unknown }).originalError ?? current.cause;
-  }
-  return false;
+  return hasKafkaErrorType(error, COORDINATOR_MOVED);
 }
