@@ -72,3 +72,14 @@ export function hasKafkaErrorType(error: unknown, types: ReadonlySet<string>): b
   }
   return false;
 }
+
+/**
+ * How often a consumer refreshes cluster metadata even when nothing failed (kafkajs's
+ * `metadataMaxAge`; its default is 300,000 ms). After a partition leader moves, the broker
+ * that lost leadership still answers kafkajs's fetches (Fetch v11+, KIP-392 fetch from
+ * follower: kafkajs sends no leader epoch, so nothing fences it) without an error, but only
+ * up to its own high watermark, which can stay behind: the consumer waits for records it
+ * never gets until the next refresh. Seen in the broker-fault test (a partition stalled for
+ * minutes after a hung leader resumed) and in a CLI watcher after a preferred-leader election.
+ */
+export const CONSUMER_METADATA_MAX_AGE_MS = 10_000;

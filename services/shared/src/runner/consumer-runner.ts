@@ -49,6 +49,7 @@ import {
 import {
   KAFKA_RETRY,
   pinNewGroupAtEnd,
+  CONSUMER_METADATA_MAX_AGE_MS,
   type EventProducer,
   type OutgoingEvent,
   type TransactionalEventProducer,
@@ -109,14 +110,7 @@ export interface ConsumerRunnerOptions<T extends TopicName> {
   readonly sessionTimeoutMs?: number;
   /** Default 1,000 ms. */
   readonly heartbeatIntervalMs?: number;
-  /**
-   * How often the consumer refreshes cluster metadata even when nothing failed. Default
-   * 10,000 ms (kafkajs: 300,000). After a leader moves, a Kafka broker that became a follower
-   * still answers this client's fetches (KIP-392 fetch-from-follower, Fetch v11+) without an
-   * error, but only up to its own high watermark, which can stay behind the leader's: kafkajs
-   * then waits for records it never gets until its next refresh. Measured in the broker-fault
-   * test: with the kafkajs default a partition stalled for minutes after a hung leader resumed.
-   */
+  /** How often the consumer refreshes cluster metadata; default CONSUMER_METADATA_MAX_AGE_MS. */
   readonly metadataMaxAgeMs?: number;
   /** Called when the consumer cannot be kept running (repeated crashes); the service should exit. */
   readonly onFatal?: (error: unknown) => void;
@@ -131,7 +125,6 @@ interface BatchContext {
 
 export const DEFAULT_SESSION_TIMEOUT_MS = 6_000;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
-export const DEFAULT_METADATA_MAX_AGE_MS = 10_000;
 
 /** Consecutive self-restarts after which the runner gives up and calls onFatal. */
 const MAX_CONSECUTIVE_RESTARTS = 20;
@@ -211,7 +204,7 @@ export class ConsumerRunner<T extends TopicName> {
       // partition has little traffic, at the cost of more (cheap) fetch requests.
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
       allowAutoTopicCreation: false,
-      metadataMaxAge: options.metadataMaxAgeMs ?? DEFAULT_METADATA_MAX_AGE_MS,
+      metadataMaxAge: options.metadataMaxAgeMs ?? CONSUMER_METADATA_MAX_AGE_MS,
       retry: { ...KAFKA_RETRY },
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
