@@ -126,14 +126,16 @@ describe('drift service (separate processes, real embeddings)', () => {
     await feed(2 * W);
     leader = startDetector('a');
     await leader.waitFor('drift detector active', 60_000);
-    await leader.waitFor('"msg":"drift round"', 120_000);
+    // The first round waits for the thresholds' calibration: 2.5 minutes on a quiet 2-core
+    // machine with the test stack's three Kafka nodes, more on a loaded one.
+    await leader.waitFor('"msg":"drift round"', 360_000);
     feeder = (async () => {
       while (feeding) {
         await feed(25);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     })();
-  });
+  }, 540_000);
 
   afterAll(async () => {
     feeding = false;
