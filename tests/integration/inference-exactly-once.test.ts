@@ -5,7 +5,7 @@
  * prediction event per review, and the analysts' view (through the logger) exactly one row.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Review } from '#shared/serde';
 import { type ClickHouseClient, sql } from '#shared/store';

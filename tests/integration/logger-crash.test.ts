@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Prediction } from '#shared/serde';
 import { type ClickHouseClient, inList, sql } from '#shared/store';

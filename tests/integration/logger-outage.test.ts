@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Prediction } from '#shared/serde';
 import { type ClickHouseClient, sql } from '#shared/store';

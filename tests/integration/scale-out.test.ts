@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AssignerProtocol, type Admin } from 'kafkajs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Review } from '#shared/serde';
 import { type ClickHouseClient, sql } from '#shared/store';
