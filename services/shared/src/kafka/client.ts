@@ -59,6 +59,13 @@ function pinoLogCreator(logger: Logger): logCreator {
     };
 }
 
+/** kafkajs's names of the errors that mean "ask another broker who coordinates the group". */
+export const COORDINATOR_MOVED_ERRORS: ReadonlySet<string> = new Set([
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+]);
+
 /**
  * Whether `error`, or an error it wraps (kafkajs wraps a protocol error in `originalError`
  * or `cause` once its retries give up), is a kafkajs protocol error of one of `types`

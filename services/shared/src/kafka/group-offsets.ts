@@ -7,6 +7,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { sleep } from '#shared/common';
+import { COORDINATOR_MOVED_ERRORS, hasKafkaErrorType } from './client.ts';
 
 export interface GroupOffsets {
   readonly groupId: string;
@@ -61,6 +62,23 @@ export async function commitGroupOffsets(
  * started, even if its first member dies before committing a partition.
  */
 export async function pinNewGroupAtEnd(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+): Promise<GroupOffsets['partitions']> {
+  // kafkajs's admin keeps asking a broker that is no longer (or not yet) the group's
+  // coordinator, as on a cluster that has just started: a fresh admin asks again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pinOnce(kafka, groupId, topic);
+    } catch (error) {
+      if (attempt >= 10 || !hasKafkaErrorType(error, COORDINATOR_MOVED_ERRORS)) throw error;
+      await sleep(Math.min(500 * attempt, 3_000));
+    }
+  }
+}
+
+async function pinOnce(
   kafka: Kafka,
   groupId: string,
   topic: string,

@@ -1,5 +1,5 @@
 import { AppError } from '#shared/common';
-import { hasKafkaErrorType } from '#shared/kafka';
+import { COORDINATOR_MOVED_ERRORS, hasKafkaErrorType } from '#shared/kafka';
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -27,14 +27,7 @@ export function isTransientError(error: unknown): boolean {
   return error.cause !== undefined && error.cause !== error && isTransientError(error.cause);
 }
 
-/** kafkajs's names of the errors that mean "ask another broker who coordinates the group". */
-const COORDINATOR_MOVED = new Set([
-  'NOT_COORDINATOR_FOR_GROUP',
-  'GROUP_COORDINATOR_NOT_AVAILABLE',
-  'GROUP_LOAD_IN_PROGRESS',
-]);
-
 /** The group coordinator moved or is unavailable (a broker restarted or failed over). */
 export function isCoordinatorMovedError(error: unknown): boolean {
-  return hasKafkaErrorType(error, COORDINATOR_MOVED);
+  return hasKafkaErrorType(error, COORDINATOR_MOVED_ERRORS);
 }
