@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { AppError, describeError } from '#shared/common';
 import type { DriftEvent } from '#shared/serde';
-import { CONSUMER_METADATA_MAX_AGE_MS, KAFKA_RETRY, commitGroupOffsets } from '#shared/kafka';
+import { CONSUMER_METADATA_MAX_AGE_MS, KAFKA_RETRY } from '#shared/kafka';
 import { formatDriftEvent, formatMalformed } from './drift-format.ts';
 import type { Paint } from './render.ts';
 
@@ -93,14 +93,13 @@ function aborted(signal: AbortSignal): Promise<void> {
 
 /**
  * Prints drift events until `signal` aborts. Without `fromBeginning` it starts at the end
- * offsets read before joining (committed for its group before it joins), so every event
- * published after the "watching" line appears.
+ * offsets read before joining (sought once the group is joined), so every event published
+ * after the "watching" line appears.
  */
 export async function watchDriftEvents(options: DriftWatchOptions): Promise<void> {
   const { kafka, signal } = options;
-  const groupId = `mlops-drift-watch-${randomUUID()}`;
   const consumer = kafka.consumer({
-    groupId,
+    groupId: `mlops-drift-watch-${randomUUID()}`,
     allowAutoTopicCreation: false,
     maxWaitTimeInMs: 500,
     metadataMaxAge: CONSUMER_METADATA_MAX_AGE_MS,
@@ -121,29 +120,29 @@ export async function watchDriftEvents(options: DriftWatchOptions): Promise<void
     }
   });
 
+  let endOffsets: { partition: number; high: string }[] = [];
   if (!options.fromBeginning) {
-    // The watcher's new group starts at the end offsets as they are now, committed before
-    // its consumer joins: a join that fails at first (a coordinator still loading on a fresh
-    // cluster) and is retried by kafkajs still starts there, not at the then latest offsets.
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const ends = await admin.fetchTopicOffsets(DRIFT_TOPIC);
-      await commitGroupOffsets(kafka, {
-        groupId,
-        topic: DRIFT_TOPIC,
-        partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
-      });
+      endOffsets = await admin.fetchTopicOffsets(DRIFT_TOPIC);
     } finally {
       await admin.disconnect();
     }
   }
+  // The group is joined when run() resolves, unless that first join failed (a coordinator
+  // still loading on a fresh cluster) and kafkajs joins again later: wait for the join itself.
+  let markJoined: () => void = () => undefined;
+  const joined = new Promise<void>((resolve) => {
+    markJoined = resolve;
+  });
+  consumer.on(consumer.events.GROUP_JOIN, () => markJoined());
   if (signal.aborted) return;
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [DRIFT_TOPIC], fromBeginning: options.fromBeginning });
-    // Newest offset shown per partition: kafkajs restarting a crashed consumer re-delivers
-    // from the committed start (the watcher never commits), and nothing is shown twice.
+    // Newest offset shown per partition: the seek below may re-deliver what an early first
+    // fetch already returned, and nothing is shown twice.
     const shown = new Map<number, bigint>();
     await consumer.run({
       autoCommit: false,
@@ -167,6 +166,13 @@ export async function watchDriftEvents(options: DriftWatchOptions): Promise<void
         else if (line?.stream === 'err') options.warn(line.text);
       },
     });
+    await Promise.race([joined, aborted(signal), failed]);
+    if (signal.aborted) return;
+    // Seeking once joined pins the start to the offsets read above, however late the first
+    // fetch resolves "latest".
+    for (const { partition, high } of endOffsets) {
+      consumer.seek({ topic: DRIFT_TOPIC, partition, offset: high });
+    }
     const scope = options.modelName === undefined ? '' : ` for model ${options.modelName}`;
     options.warn(
       `watching ${DRIFT_TOPIC}${scope} ${options.fromBeginning ? 'from the beginning' : 'from now on'} (Ctrl-C to stop)`,
