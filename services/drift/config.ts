@@ -113,6 +113,9 @@ export const driftConfigSchema = {
       min: 3_000,
     },
   ),
+  metricsHost: stringField('METRICS_HOST', 'Listen address of /metrics, /health and /ready', {
+    default: '127.0.0.1',
+  }),
   metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
     default: 9466,
     min: 0,

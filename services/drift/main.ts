@@ -131,6 +131,7 @@ const loop = new DriftLoop({
 await ops.start({
   metrics,
   metricsPort: config.metricsPort,
+  metricsHost: config.metricsHost,
   readiness: () => ({ loop: true, kafka: true }),
   steps: [
     { name: 'stop evaluating (finish the round in progress)', run: () => loop.stop() },

@@ -6,7 +6,9 @@ export const gatewayConfigSchema = {
   ...backboneConfigFields,
   ...modelConfigFields,
   ...processConfigFields,
-  host: stringField('GATEWAY_HOST', 'Listen address', { default: '0.0.0.0' }),
+  host: stringField('GATEWAY_HOST', 'Listen address (docker-compose sets 0.0.0.0)', {
+    default: '127.0.0.1',
+  }),
   port: intField('GATEWAY_PORT', 'Listen port', { default: 8080, min: 0, max: 65535 }),
   maxTexts: intField('GATEWAY_MAX_TEXTS', 'Texts per request', {
     default: 64,

@@ -56,6 +56,9 @@ export const inferenceConfigSchema = {
       'batch is scored in about a second, which bounds how long a rebalance waits for it',
     { default: 262_144, min: 1_024 },
   ),
+  metricsHost: stringField('METRICS_HOST', 'Listen address of /metrics, /health and /ready', {
+    default: '127.0.0.1',
+  }),
   metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
     default: 9464,
     min: 0,

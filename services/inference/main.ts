@@ -102,6 +102,7 @@ const deployments = new ConsumerRunner({
 await ops.start({
   metrics,
   metricsPort: config.metricsPort,
+  metricsHost: config.metricsHost,
   readiness: () => ({
     model: true,
     reviewsConsumer: reviews.isRunning,
@@ -124,6 +125,7 @@ logger.info(
   {
     model: host.model.version,
     metricsPort: config.metricsPort,
+    metricsHost: config.metricsHost,
     delivery: config.delivery,
     ...(transactions ? { transactionalId: transactions.transactionalId } : {}),
   },

@@ -39,6 +39,9 @@ export const loggerConfigSchema = {
       min: 1,
     },
   ),
+  metricsHost: stringField('METRICS_HOST', 'Listen address of /metrics, /health and /ready', {
+    default: '127.0.0.1',
+  }),
   metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
     default: 9465,
     min: 0,

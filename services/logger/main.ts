@@ -62,6 +62,7 @@ const runner = new ConsumerRunner({
 await ops.start({
   metrics,
   metricsPort: config.metricsPort,
+  metricsHost: config.metricsHost,
   readiness: () => ({ consumer: runner.isRunning, clickhouse: store.available }),
   steps: [
     { name: 'stop consumer (drain in-flight batches)', run: () => runner.stop() },

@@ -37,6 +37,9 @@ export const promoterConfigSchema = {
     'Test hook: wait this long after a decision before committing (crash tests)',
     { default: 0, min: 0 },
   ),
+  metricsHost: stringField('METRICS_HOST', 'Listen address of /metrics, /health and /ready', {
+    default: '127.0.0.1',
+  }),
   metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
     default: 9468,
     min: 0,

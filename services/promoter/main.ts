@@ -61,6 +61,7 @@ const runner = new ConsumerRunner({
 await ops.start({
   metrics,
   metricsPort: config.metricsPort,
+  metricsHost: config.metricsHost,
   readiness: () => ({ consumer: runner.isRunning }),
   steps: [
     { name: 'stop consumer (finish the decision in progress)', run: () => runner.stop() },

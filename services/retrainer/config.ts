@@ -77,6 +77,9 @@ export const retrainerConfigSchema = {
   }),
   // The detector's window size and alpha: the candidate's thresholds are calibrated for them.
   ...driftCalibrationConfigFields,
+  metricsHost: stringField('METRICS_HOST', 'Listen address of /metrics, /health and /ready', {
+    default: '127.0.0.1',
+  }),
   metricsPort: intField('METRICS_PORT', 'Port of /metrics, /health and /ready', {
     default: 9467,
     min: 0,

@@ -160,6 +160,7 @@ const requests = new ConsumerRunner({
 await ops.start({
   metrics,
   metricsPort: config.metricsPort,
+  metricsHost: config.metricsHost,
   readiness: () => ({ driftEvents: driftEvents.isRunning, requests: requests.isRunning }),
   steps: [
     { name: 'stop drift events consumer', run: () => driftEvents.stop() },

@@ -12,7 +12,7 @@ export function startOpsServer(
   registry: Registry,
   readiness: ReadinessChecks,
   port: number,
-  host = '0.0.0.0',
+  host = '127.0.0.1',
 ): Promise<Server> {
   const server = createServer((request, response) => {
     void (async () => {

@@ -34,6 +34,8 @@ export interface ServiceOpsStart {
   readonly metrics: Registry;
   /** 0 picks a free port. */
   readonly metricsPort: number;
+  /** Listen address of the ops server; default 127.0.0.1 (docker-compose sets 0.0.0.0). */
+  readonly metricsHost?: string;
   readonly readiness: ReadinessChecks;
   /** Shutdown steps in order: stop fetching, drain, flush producers, close clients. */
   readonly steps: readonly ShutdownStep[];
@@ -52,7 +54,12 @@ export class ServiceOps {
 
   /** Starts the ops server and installs the signal handlers. */
   async start(start: ServiceOpsStart): Promise<void> {
-    const server = await startOpsServer(start.metrics, start.readiness, start.metricsPort);
+    const server = await startOpsServer(
+      start.metrics,
+      start.readiness,
+      start.metricsPort,
+      start.metricsHost,
+    );
     this.server = server;
     this.shutdownFn = createShutdown({
       logger: this.options.logger,
