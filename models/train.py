@@ -1,7 +1,7 @@
 """Train the compact BERT-style sentiment model on SST-2 and export it in Hugging Face layout.
 
   /usr/bin/python3 models/train.py --vectors var/cache/wordpiece-vectors-100d.npz \
-      --out models/sentiment-bootstrap
+      --out models/sentiment-compact
 
 Model: word + position embeddings (128 positions), post-LayerNorm transformer blocks with GELU,
 tanh pooler on [CLS], linear classifier (0 = NEGATIVE, 1 = POSITIVE).  During training the
@@ -462,7 +462,7 @@ def export_folder(exp: BertSentiment, cfg: dict, tok: BertTokenizer, out: str) -
     write_tokenizer_files(tok, out)
     H = cfg["hidden"]
     config = {
-        "_name_or_path": "sentiment-bootstrap",
+        "_name_or_path": "sentiment-compact",
         "architectures": ["BertForSequenceClassification"],
         "model_type": "bert",
         "vocab_size": len(tok.vocab_list),

@@ -28,7 +28,7 @@ const { values, positionals } = parseArgs({
     seed: { type: 'string', default: '2024' },
   },
 });
-const folder = resolve(positionals[0] ?? join(REPO_ROOT, 'models/sentiment-bootstrap'));
+const folder = resolve(positionals[0] ?? join(REPO_ROOT, 'models/sentiment-compact'));
 const count = Number(values.sentences);
 const seed = Number(values.seed);
 

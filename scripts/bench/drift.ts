@@ -681,7 +681,7 @@ async function latency() {
       window: { kind: 'count', size: W },
       ...(source === undefined ? {} : { source }),
     });
-  const reference = loadDriftReference(resolve(REPO_ROOT, 'models/sentiment-bootstrap'));
+  const reference = loadDriftReference(resolve(REPO_ROOT, 'models/sentiment-compact'));
   const thresholds = await storedThresholds();
   if (!thresholds)
     progress('no stored calibration (run the end-to-end part first): round cost skipped');

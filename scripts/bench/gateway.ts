@@ -15,7 +15,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     port: { type: 'string', default: '28080' },
-    model: { type: 'string', default: 'models/sentiment-bootstrap' },
+    model: { type: 'string', default: 'models/sentiment-minilm' },
   },
 });
 const text = sst2Sentences('dev').find((s) => s.split(' ').length === 20)!;

@@ -20,7 +20,7 @@ const { values } = parseArgs({
     reviews: { type: 'string', default: '20000' },
     batch: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '2' },
-    model: { type: 'string', default: 'models/sentiment-bootstrap' },
+    model: { type: 'string', default: 'models/sentiment-minilm' },
     'keep-stack': { type: 'boolean', default: false },
   },
 });

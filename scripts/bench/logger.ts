@@ -87,7 +87,7 @@ type ScoredSentence = Omit<Prediction, 'eventId' | 'reviewId' | 'reviewEventId'>
  */
 async function scoredSentences(): Promise<ScoredSentence[]> {
   const texts = sst2Sentences('train').slice(0, DISTINCT_PREDICTIONS);
-  const engine = await SentimentEngine.load(resolve(REPO_ROOT, 'models/sentiment-bootstrap'));
+  const engine = await SentimentEngine.load(resolve(REPO_ROOT, 'models/sentiment-compact'));
   const scored: ScoredSentence[] = [];
   try {
     for (let start = 0; start < texts.length; start += 256) {

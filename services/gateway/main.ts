@@ -92,7 +92,10 @@ installSignalHandlers(shutdown);
 
 // Listen first: /health answers and /ready says "not ready" while the model loads.
 await app.listen({ host: config.host, port: config.port });
-host = await ModelHost.start(config.modelDir, { intraOpThreads: config.intraOpThreads });
+host = await ModelHost.start(config.modelDir, {
+  intraOpThreads: config.intraOpThreads,
+  maxBatchTokens: config.maxBatchTokens,
+});
 logger.info({ model: host.model.version }, 'model loaded');
 publisher.start();
 await producer.connect();

@@ -54,7 +54,7 @@ export const inferenceConfigSchema = {
     'INFERENCE_MAX_BYTES_PER_PARTITION',
     'Bytes fetched per partition and request: the size of a batch. Small enough that a ' +
       'batch is scored in about a second, which bounds how long a rebalance waits for it',
-    { default: 262_144, min: 1_024 },
+    { default: 65_536, min: 1_024 },
   ),
   metricsHost: stringField('METRICS_HOST', 'Listen address of /metrics, /health and /ready', {
     default: '127.0.0.1',

@@ -50,6 +50,7 @@ const transactions =
     : undefined;
 const host = await ModelHost.start(config.modelDir, {
   intraOpThreads: config.intraOpThreads,
+  maxBatchTokens: config.maxBatchTokens,
   maxBatchSize: config.maxBatchSize,
 });
 logger.info({ model: host.model.name, version: host.model.version }, 'model loaded');

@@ -11,13 +11,10 @@ export const loggerConfigSchema = {
     default: 5_000,
     min: 1,
   }),
-  embeddingDimension: intField(
-    'EMBEDDING_DIMENSION',
-    'Values per [CLS] embedding the table stores',
-    {
-      default: 128,
-      min: 1,
-    },
+  embeddingMaxDimension: intField(
+    'EMBEDDING_MAX_DIMENSION',
+    'Most values per [CLS] embedding stored; each model version keeps the width of its model',
+    { default: 4096, min: 1 },
   ),
   partitionsConcurrently: intField(
     'PARTITIONS_CONSUMED_CONCURRENTLY',

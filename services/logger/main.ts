@@ -10,7 +10,7 @@ import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics, isTransientError } from '#shared/runner';
 import { createRowBinaryInserter, migrate } from '#shared/store';
 import { parseLoggerConfig } from './config.ts';
-import { createPredictionHandler } from './prediction-handler.ts';
+import { EmbeddingWidths, createPredictionHandler } from './prediction-handler.ts';
 import { createPredictionStore } from './prediction-store.ts';
 
 const config = parseLoggerConfig(withLocalStackDefaults(process.env));
@@ -54,7 +54,7 @@ const runner = new ConsumerRunner({
   onFatal: ops.fail,
   handler: createPredictionHandler({
     store: (chunk, rows) => store.store(chunk, rows),
-    embeddingDimension: config.embeddingDimension,
+    embeddingWidths: new EmbeddingWidths(config.embeddingMaxDimension),
     onStored: (rows) => stored.inc(rows),
   }),
 });

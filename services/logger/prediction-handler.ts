@@ -14,28 +14,58 @@ import {
   writePredictionRow,
 } from '#shared/store';
 
-/** Bytes of one 128-value prediction row, about: sizes the batch's buffer up front. */
-const ROW_BYTES_ESTIMATE = 800;
+/** Bytes of one prediction row besides its embedding, about: sizes the batch's buffer. */
+const ROW_BYTES_ESTIMATE = 300;
+
+/**
+ * The embedding width of each model version, as its predictions carry it. The table stores any
+ * width (Array(Float32)); what is checked is that a version's embeddings all have the width
+ * its first stored prediction had (the width of the model's [CLS] output: 384 for the
+ * production model, 128 for the compact one), so a window of one version never mixes widths.
+ * In memory: after a restart the first prediction of a version sets it again.
+ */
+export class EmbeddingWidths {
+  private readonly widths = new Map<string, number>();
+
+  constructor(readonly maxWidth: number) {}
+
+  /** The width a version's embeddings must have, recording `width` for a version seen first. */
+  expect(modelName: string, modelVersion: string, width: number): number {
+    const key = `${modelName}\u0000${modelVersion}`;
+    const known = this.widths.get(key);
+    if (known !== undefined) return known;
+    if (width >= 1 && width <= this.maxWidth) this.widths.set(key, width);
+    return width;
+  }
+}
 
 export interface PredictionHandlerDeps {
   /** Stores `rows` rows encoded in RowBinary (PREDICTION_COLUMNS); resolves once durable. */
   readonly store: (chunk: Buffer, rows: number) => Promise<void>;
-  readonly embeddingDimension: number;
+  readonly embeddingWidths: EmbeddingWidths;
   readonly now?: () => number;
   readonly onStored?: (rows: number) => void;
 }
 
 export function checkPrediction(
   prediction: Prediction,
-  embeddingDimension: number,
+  widths: EmbeddingWidths,
 ): InvalidMessageError | undefined {
-  if (prediction.embedding.length !== embeddingDimension) {
+  const { embedding } = prediction;
+  if (embedding.length < 1 || embedding.length > widths.maxWidth) {
     return new InvalidMessageError(
       'EMBEDDING_DIMENSION',
-      `embedding has ${prediction.embedding.length} values, the table stores ${embeddingDimension}`,
+      `embedding has ${embedding.length} values; 1 to ${widths.maxWidth} are stored`,
     );
   }
-  const { embedding } = prediction;
+  const expected = widths.expect(prediction.modelName, prediction.modelVersion, embedding.length);
+  if (embedding.length !== expected) {
+    return new InvalidMessageError(
+      'EMBEDDING_DIMENSION',
+      `embedding has ${embedding.length} values, earlier predictions of ` +
+        `${prediction.modelName} ${prediction.modelVersion} had ${expected}`,
+    );
+  }
   for (let i = 0; i < embedding.length; i++) {
     if (!Number.isFinite(embedding[i])) {
       return new InvalidMessageError('EMBEDDING_NOT_FINITE', 'embedding contains NaN or infinity');
@@ -48,10 +78,12 @@ export function createPredictionHandler(deps: PredictionHandlerDeps): BatchHandl
   const now = deps.now ?? Date.now;
   return async (events) => {
     const rejected: Rejection<Prediction>[] = [];
-    const writer = new RowBinaryWriter(events.length * ROW_BYTES_ESTIMATE);
+    const writer = new RowBinaryWriter(
+      events.reduce((bytes, e) => bytes + ROW_BYTES_ESTIMATE + 4 * e.event.embedding.length, 0),
+    );
     const ingest = now();
     for (const event of events) {
-      const problem = checkPrediction(event.event, deps.embeddingDimension);
+      const problem = checkPrediction(event.event, deps.embeddingWidths);
       if (problem) {
         rejected.push({ event, error: problem });
         continue;

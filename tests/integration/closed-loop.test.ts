@@ -28,7 +28,7 @@ import type {
 import { RegistryStore, createClickHouse } from '#shared/store';
 import { imdbTexts, inDomainTexts } from '../support/drift.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
-import { BOOTSTRAP_MODEL_DIR } from '../support/model.ts';
+import { PRODUCTION_MODEL_DIR } from '../support/model.ts';
 import { Loop, runCli } from '../support/loop.ts';
 import { startRunner } from '../support/runner.ts';
 import { REPO_ROOT, clickhouseUrl } from '../support/stack.ts';
@@ -39,6 +39,8 @@ const settings = {
   database: `loop_${run}`,
   artifactRoot: mkdtempSync(join(tmpdir(), 'artifacts-')),
   workDir: mkdtempSync(join(tmpdir(), 'retrainer-')),
+  // The production model (all-MiniLM-L6-v2 fine-tuned, int8), not the test stack's compact one.
+  extra: { MODEL_DIR: PRODUCTION_MODEL_DIR, BOOTSTRAP_MODEL_DIR: PRODUCTION_MODEL_DIR },
 };
 const STREAMED_IMDB = 6000;
 
@@ -263,7 +265,7 @@ describe('closed loop: drift -> retrain -> gated promotion -> serving -> drift O
           await engine.release();
         }
       };
-      const before = await score(BOOTSTRAP_MODEL_DIR);
+      const before = await score(PRODUCTION_MODEL_DIR);
       const after = await score(artifactFolder(record.artifactUri, REPO_ROOT));
       console.log(
         `held-out IMDB F1 ${before.imdb.f1.toFixed(4)} -> ${after.imdb.f1.toFixed(4)} ` +

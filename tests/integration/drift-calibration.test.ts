@@ -17,7 +17,7 @@ import {
   sampleWithoutReplacement,
 } from '#shared/drift';
 import { embedTexts, inDomainTexts } from '../support/drift.ts';
-import { BOOTSTRAP_MODEL_DIR } from '../support/model.ts';
+import { COMPACT_MODEL_DIR } from '../support/model.ts';
 
 const W = 200;
 const ALPHA = 0.05;
@@ -40,9 +40,9 @@ describe('drift threshold calibration on real embeddings', () => {
     'in-domain windows exceed the AUC and class-mix thresholds at no more than the stated rate',
     { timeout: 600_000 },
     async () => {
-      const reference = loadDriftReference(BOOTSTRAP_MODEL_DIR);
+      const reference = loadDriftReference(COMPACT_MODEL_DIR);
       const [thresholds, texts] = await Promise.all([
-        calibrateInWorker(BOOTSTRAP_MODEL_DIR, { windowSize: W, alpha: ALPHA }),
+        calibrateInWorker(COMPACT_MODEL_DIR, { windowSize: W, alpha: ALPHA }),
         embedTexts(inDomainTexts(10_000)),
       ]);
       expect(texts.length).toBeGreaterThan(3_000);

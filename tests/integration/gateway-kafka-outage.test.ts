@@ -8,7 +8,7 @@ import { PredictionPublisher } from '../../services/gateway/publisher.ts';
 import type { Admin } from 'kafkajs';
 import { NODE_IDS, healCluster, killNode, startAllNodes } from '../support/kafka-cluster.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
-import { BOOTSTRAP_MODEL_DIR } from '../support/model.ts';
+import { COMPACT_MODEL_DIR } from '../support/model.ts';
 import { startRunner } from '../support/runner.ts';
 
 /**
@@ -28,7 +28,7 @@ describe('gateway while Kafka is unavailable', () => {
     kafka = await connectTestKafka();
     admin = kafka.kafka.admin();
     await admin.connect();
-    host = await ModelHost.start(BOOTSTRAP_MODEL_DIR);
+    host = await ModelHost.start(COMPACT_MODEL_DIR);
     const metrics = createMetricsRegistry('gateway-outage');
     publisher = new PredictionPublisher({
       send: (events) => kafka.producer.send('predictions', events),

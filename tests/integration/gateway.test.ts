@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MicroBatcher, ModelHost } from '#shared/model';
 import { buildApp } from '../../services/gateway/app.ts';
 import { gatewayHarness } from '../support/gateway.ts';
-import { BOOTSTRAP_MODEL_DIR, copyModelAsVersion, parityCases, softmax } from '../support/model.ts';
+import { COMPACT_MODEL_DIR, copyModelAsVersion, parityCases, softmax } from '../support/model.ts';
 
 describe('gateway with the real model (app.inject)', () => {
   let host: ModelHost;
@@ -11,7 +11,7 @@ describe('gateway with the real model (app.inject)', () => {
   let harness: ReturnType<typeof gatewayHarness>;
 
   beforeAll(async () => {
-    host = await ModelHost.start(BOOTSTRAP_MODEL_DIR);
+    host = await ModelHost.start(COMPACT_MODEL_DIR);
     const batcher = new MicroBatcher(host);
     harness = gatewayHarness((texts) => batcher.score(texts), host.model);
     app = await buildApp({ ...harness.deps, model: () => host.model });

@@ -10,7 +10,7 @@ import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Review } from '#shared/serde';
 import { type ClickHouseClient, sql } from '#shared/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
-import { BOOTSTRAP_MODEL_DIR } from '../support/model.ts';
+import { COMPACT_MODEL_DIR } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
 import { testStackProcessEnv } from '../support/stack.ts';
@@ -41,7 +41,7 @@ describe('inference exactly once: SIGKILLed three times while 50,000 reviews flo
     startTsProcess(
       'services/inference/main.ts',
       serviceEnv({
-        MODEL_DIR: BOOTSTRAP_MODEL_DIR,
+        MODEL_DIR: COMPACT_MODEL_DIR,
         INFERENCE_GROUP_ID: `inference-${run}`,
         INFERENCE_DELIVERY: 'exactly-once',
         INFERENCE_TRANSACTIONAL_ID: `inference-${run}`,

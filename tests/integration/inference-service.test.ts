@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeadLetter, type Prediction, frame, loadSchemaJson } from '#shared/serde';
 import { folderDigest } from '#shared/model';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
-import { BOOTSTRAP_MODEL_DIR, copyModelAsVersion, parityCases, softmax } from '../support/model.ts';
+import { COMPACT_MODEL_DIR, copyModelAsVersion, parityCases, softmax } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
 import { testStackProcessEnv } from '../support/stack.ts';
@@ -24,7 +24,7 @@ describe('inference service (separate process): reviews -> predictions', () => {
     service = startTsProcess(
       'services/inference/main.ts',
       testStackProcessEnv({
-        MODEL_DIR: BOOTSTRAP_MODEL_DIR,
+        MODEL_DIR: COMPACT_MODEL_DIR,
         MODEL_NAME: modelName,
         INFERENCE_GROUP_ID: `inference-it-${run}`,
         METRICS_PORT: '0',

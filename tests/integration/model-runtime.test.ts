@@ -2,45 +2,77 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelHost, SentimentEngine, keepOnlyOutputs, prepareModelFolder } from '#shared/model';
 import {
-  BOOTSTRAP_MODEL_DIR,
+  ModelHost,
+  type ScoredText,
+  SentimentEngine,
+  keepOnlyOutputs,
+  prepareModelFolder,
+} from '#shared/model';
+import {
+  COMPACT_MODEL_DIR,
+  PRODUCTION_MODEL_DIR,
   copyModelAsVersion,
   parityCases,
   softmax,
   sst2Dev,
 } from '../support/model.ts';
 
-describe('model runtime on the committed bootstrap model', () => {
+/**
+ * Both committed models through the production path. Accuracy floors: production (all-MiniLM-L6-v2
+ * fine-tuned, int8) 0.88 as issue 11 asks; compact 0.82. Parity: parity.json holds what the
+ * model build computed for the served graph (PyTorch for the compact fp32 graph, onnxruntime's
+ * Python build of the same version for the int8 graph).
+ */
+describe.each([
+  {
+    name: 'production (sentiment-minilm)',
+    folder: PRODUCTION_MODEL_DIR,
+    minAccuracy: 0.88,
+    // int8 weights, fp32 compute: padding and batch neighbours change the outputs only at
+    // float rounding. (Dynamic int8, which quantizes activations per batch, flipped the label of
+    // 2 % of SST-2 dev sentences between alone and batched: models/README.md.)
+    batchTolerance: 1e-5,
+  },
+  {
+    name: 'compact (sentiment-compact)',
+    folder: COMPACT_MODEL_DIR,
+    minAccuracy: 0.82,
+    batchTolerance: 1e-6,
+  },
+])('model runtime: $name', ({ folder, minAccuracy, batchTolerance }) => {
   let host: ModelHost;
   beforeAll(async () => {
-    host = await ModelHost.start(BOOTSTRAP_MODEL_DIR);
+    host = await ModelHost.start(folder);
   });
   afterAll(async () => {
     await host?.close();
   });
 
-  it('reaches >= 0.82 accuracy on SST-2 dev through the production path (tokenizer + onnxruntime)', async () => {
+  it('reaches the accuracy floor on SST-2 dev through the production path (tokenizer + onnxruntime)', async () => {
     const dev = sst2Dev();
     expect(dev).toHaveLength(872);
     const { results } = await host.score(dev.map((row) => row.text));
     const correct = results.filter((result, i) => result.labelIndex === dev[i]!.label).length;
     const accuracy = correct / dev.length;
     console.log(
-      `SST-2 dev accuracy through the runtime: ${accuracy.toFixed(4)} (${correct}/${dev.length})`,
+      `${host.model.path}: SST-2 dev accuracy through the runtime ${accuracy.toFixed(4)} (${correct}/${dev.length})`,
     );
-    expect(accuracy).toBeGreaterThanOrEqual(0.82);
+    expect(accuracy).toBeGreaterThanOrEqual(minAccuracy);
   });
 
-  it('matches the PyTorch export check: probabilities within 1e-5, embedding within 1e-5', async () => {
-    const cases = parityCases();
-    const { results } = await host.score(cases.map((c) => c.text));
+  it("matches the model build's outputs: probabilities within 1e-5, embedding within 1e-5", async () => {
+    const cases = parityCases(folder);
+    // One text per forward pass, as the build computed them.
+    const results: ScoredText[] = [];
+    for (const c of cases) results.push(...(await host.score([c.text])).results);
     cases.forEach((c, i) => {
       const expected = softmax(c.logits);
       results[i]!.probabilities.forEach((p, k) =>
         expect(Math.abs(p - expected[k]!)).toBeLessThan(1e-5),
       );
       const embedding = results[i]!.embedding;
+      expect(embedding).toHaveLength(host.model.hiddenSize);
       c.cls_embedding.forEach((v, k) => expect(Math.abs(embedding[k]! - v)).toBeLessThan(1e-5));
     });
   });
@@ -52,7 +84,32 @@ describe('model runtime on the committed bootstrap model', () => {
     expect(results[0]!.truncated).toBe(true);
     expect(results[0]!.tokens).toBe(host.model.maxLength);
     expect(results[1]!.truncated).toBe(false);
-    expect(results[1]!.probabilities[0]).toBeCloseTo(alone.results[0]!.probabilities[0]!, 6);
+    expect(
+      Math.abs(results[1]!.probabilities[0]! - alone.results[0]!.probabilities[0]!),
+    ).toBeLessThan(batchTolerance);
+  });
+
+  it('scores a text the same alone or in a batch (label always, probability within float rounding)', async () => {
+    const texts = sst2Dev()
+      .slice(0, 300)
+      .map((row) => row.text);
+    const batched = (await host.score(texts)).results;
+    let flips = 0;
+    let maxDiff = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const [alone] = (await host.score([texts[i]!])).results;
+      if (alone!.labelIndex !== batched[i]!.labelIndex) flips++;
+      maxDiff = Math.max(
+        maxDiff,
+        Math.abs(alone!.probabilities[1]! - batched[i]!.probabilities[1]!),
+      );
+    }
+    console.log(
+      `${host.model.path}: ${texts.length} dev sentences alone vs batched: ${flips} label flips, ` +
+        `max |probability diff| ${maxDiff.toExponential(2)}`,
+    );
+    expect(flips).toBe(0);
+    expect(maxDiff).toBeLessThan(batchTolerance);
   });
 
   it('keeps the event loop responsive (< 50 ms delay) while 64 long texts are scored', async () => {
@@ -69,6 +126,16 @@ describe('model runtime on the committed bootstrap model', () => {
       `event-loop delay while scoring 64 long texts: max ${maxMs.toFixed(1)} ms, p99 ${(histogram.percentile(99) / 1e6).toFixed(1)} ms`,
     );
     expect(maxMs).toBeLessThan(50);
+  });
+});
+
+describe('model runtime: hot swap (compact model)', () => {
+  let host: ModelHost;
+  beforeAll(async () => {
+    host = await ModelHost.start(COMPACT_MODEL_DIR);
+  });
+  afterAll(async () => {
+    await host?.close();
   });
 
   it('hot-swaps under load: no failed request, each scored once by one version, memory bounded', async () => {
@@ -123,7 +190,7 @@ describe('prepare: a logits-only export gets its hidden state exposed', () => {
 
     prepareModelFolder(logitsOnly, logitsOnly);
     const prepared = await SentimentEngine.load(logitsOnly);
-    const original = await SentimentEngine.load(BOOTSTRAP_MODEL_DIR);
+    const original = await SentimentEngine.load(COMPACT_MODEL_DIR);
     const texts = parityCases().map((c) => c.text);
     const [a, b] = [await prepared.score(texts), await original.score(texts)];
     a.forEach((result, i) => {

@@ -12,7 +12,7 @@ import { folderDigest } from '#shared/model';
 import type { Deployment, Prediction } from '#shared/serde';
 import { type DecisionRecord, RegistryStore, createClickHouse } from '#shared/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
-import { BOOTSTRAP_MODEL_DIR, copyModelAsVersion } from '../support/model.ts';
+import { COMPACT_MODEL_DIR, copyModelAsVersion } from '../support/model.ts';
 import { freePort, runCli } from '../support/loop.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
@@ -74,7 +74,7 @@ describe('model registry: mlops CLI, promotion log, deployments followed by both
     await Promise.all([deploymentsCollector.started, predictionsCollector.started]);
 
     const serviceEnv = {
-      MODEL_DIR: BOOTSTRAP_MODEL_DIR,
+      MODEL_DIR: COMPACT_MODEL_DIR,
       MODEL_NAME: modelName,
       LOG_LEVEL: 'warn',
     };
@@ -121,11 +121,15 @@ describe('model registry: mlops CLI, promotion log, deployments followed by both
     expect(promoted.candidateScore).toBeGreaterThan(0.8);
     expect(promoted.actor).toBe('it');
 
-    const bootstrapDigest = await folderDigest(BOOTSTRAP_MODEL_DIR);
+    const bootstrapDigest = await folderDigest(COMPACT_MODEL_DIR);
     const version = (await store.version(modelName, '1'))!;
     expect(version.artifactSha256).toBe(bootstrapDigest);
     expect(version.metrics.golden_f1).toBeCloseTo(promoted.candidateScore!, 6);
     expect(version.referenceCentroid).toHaveLength(128);
+    // The thresholds shipped with the folder are stored with the version: no calibration
+    // at the detector's first round.
+    expect(Object.keys(version.driftCalibration)).toEqual(['w200-a0.001-auc']);
+    expect(version.driftThreshold).toBeGreaterThan(0.5);
     expect(readdirSync(artifactRoot)).toContain(bootstrapDigest);
 
     await waitUntil(

@@ -13,7 +13,7 @@ import { pinNewGroupAtEnd } from '#shared/kafka';
 import type { Review } from '#shared/serde';
 import { type ClickHouseClient, sql } from '#shared/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
-import { BOOTSTRAP_MODEL_DIR } from '../support/model.ts';
+import { COMPACT_MODEL_DIR } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
 import { testStackProcessEnv } from '../support/stack.ts';
@@ -45,7 +45,7 @@ describe('scale out: two inference and two logger instances, one of each killed'
       CLICKHOUSE_DATABASE: database,
       METRICS_PORT: '0',
       LOG_LEVEL: 'info',
-      MODEL_DIR: BOOTSTRAP_MODEL_DIR,
+      MODEL_DIR: COMPACT_MODEL_DIR,
       ...extra,
     });
   const start = (name: string): Child => {

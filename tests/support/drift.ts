@@ -10,7 +10,7 @@ import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
 import { SentimentEngine } from '#shared/model';
 import type { ClickHouseClient } from '#shared/store';
 import { SST2_DEV, readSst2, referenceSentences } from '../../scripts/lib/sst2.ts';
-import { BOOTSTRAP_MODEL_DIR } from './model.ts';
+import { COMPACT_MODEL_DIR } from './model.ts';
 import { REPO_ROOT } from './stack.ts';
 
 export interface EmbeddedText {
@@ -37,7 +37,7 @@ export function productReviewTexts(): { text: string; label: number }[] {
 export async function embedTexts(
   texts: readonly { text: string; label: number }[],
 ): Promise<EmbeddedText[]> {
-  const engine = await SentimentEngine.load(BOOTSTRAP_MODEL_DIR);
+  const engine = await SentimentEngine.load(COMPACT_MODEL_DIR);
   try {
     const out: EmbeddedText[] = [];
     for (let start = 0; start < texts.length; start += 256) {

@@ -8,6 +8,7 @@ import {
   logisticObjective,
   matchedReferenceSide,
   mulberry32,
+  principalProjection,
   rocAuc,
   stratifiedFolds,
 } from '#shared/drift';
@@ -173,6 +174,75 @@ describe('domain classifier against a reference', () => {
     const shifted = domainClassifierAuc(reference, labelled(mulberry32(11), 500, 0.5, 1), {
       referenceSideSize: 1500,
     });
+    expect(shifted.auc).toBeGreaterThan(0.7);
+  });
+});
+
+describe('principal projection of wide embeddings', () => {
+  /**
+   * dim 24 driven by 4 latent factors (mixed by a fixed matrix) plus small noise, as real
+   * embeddings are correlated: class on factor 1, a domain shift on factor 2.
+   */
+  const mixingRandom = mulberry32(77);
+  const mixing = Array.from({ length: 24 * 4 }, () => gaussian(mixingRandom));
+  function wide(random: Random, rows: number, domain = 0) {
+    const dim = 24;
+    const data = new Float32Array(rows * dim);
+    const predicted = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const k = random() < 0.5 ? 1 : 0;
+      predicted[r] = k;
+      const z = [
+        gaussian(random),
+        gaussian(random) + (k ? 3 : -3),
+        gaussian(random) + domain,
+        gaussian(random),
+      ];
+      for (let j = 0; j < dim; j++) {
+        let v = 0.3 * gaussian(random);
+        for (let f = 0; f < 4; f++) v += mixing[j * 4 + f]! * z[f]!;
+        data[r * dim + j] = v;
+      }
+    }
+    return { embeddings: { rows, dim, data }, predicted };
+  }
+  const reference = buildDriftReference(wide(mulberry32(21), 4000), { sampleSize: 3000 });
+
+  it('is orthonormal, deterministic, cached, and keeps most of the variance', () => {
+    const p = principalProjection(reference, 4);
+    expect(principalProjection(reference, 4)).toBe(p);
+    const again = principalProjection(
+      buildDriftReference(wide(mulberry32(21), 4000), { sampleSize: 3000 }),
+      4,
+    );
+    expect(Array.from(again.basis)).toEqual(Array.from(p.basis));
+    for (let a = 0; a < 4; a++) {
+      for (let b = 0; b < 4; b++) {
+        let dot = 0;
+        for (let j = 0; j < 24; j++) dot += p.basis[a * 24 + j]! * p.basis[b * 24 + j]!;
+        expect(dot).toBeCloseTo(a === b ? 1 : 0, 9);
+      }
+    }
+    // Variance of the projected (standardised) sample over the total (24 unit variances).
+    let kept = 0;
+    for (let c = 0; c < 4; c++) {
+      let sum = 0;
+      let sq = 0;
+      for (let r = 0; r < 3000; r++) {
+        const v = p.sample[r * 4 + c]!;
+        sum += v;
+        sq += v * v;
+      }
+      kept += sq / 3000 - (sum / 3000) ** 2;
+    }
+    expect(kept / 24).toBeGreaterThan(0.9);
+  });
+
+  it('classifies in the projected space: null about 0.5, a latent shift found', () => {
+    const options = { referenceSideSize: 1500, maxFeatures: 4 };
+    const same = domainClassifierAuc(reference, wide(mulberry32(22), 500), options);
+    expect(Math.abs(same.auc - 0.5)).toBeLessThan(0.06);
+    const shifted = domainClassifierAuc(reference, wide(mulberry32(23), 500, 1), options);
     expect(shifted.auc).toBeGreaterThan(0.7);
   });
 });

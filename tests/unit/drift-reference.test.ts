@@ -4,15 +4,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type DriftReference,
+  DRIFT_CALIBRATION_FILE,
   DriftReferenceError,
   buildDriftReference,
   loadDriftReference,
   mulberry32,
+  readShippedCalibrations,
   validateDriftReference,
   writeDriftReference,
 } from '#shared/drift';
 
-const BOOTSTRAP = 'models/sentiment-bootstrap';
+const BOOTSTRAP = 'models/sentiment-compact';
 const scratch = mkdtempSync(join(tmpdir(), 'drift-reference-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -180,5 +182,20 @@ describe('loadDriftReference', () => {
       classShares: Float64Array.from([0.5, 0.6]),
     };
     expectInvalid(() => validateDriftReference(broken), /std\[2\][\s\S]*shares/);
+  });
+});
+
+describe('thresholds shipped with a model folder', () => {
+  it('reads drift-calibration.json by key, {} without one, and rejects a malformed file', () => {
+    const folder = mkdtempSync(join(scratch, 'shipped-'));
+    expect(readShippedCalibrations(folder)).toEqual({});
+    const thresholds = { windowSize: 200, alpha: 0.001, cosine: { threshold: 0.1 } };
+    writeFileSync(
+      join(folder, DRIFT_CALIBRATION_FILE),
+      JSON.stringify({ format: 1, calibrations: { 'w200-a0.001-auc': thresholds } }),
+    );
+    expect(readShippedCalibrations(folder)).toEqual({ 'w200-a0.001-auc': thresholds });
+    writeFileSync(join(folder, DRIFT_CALIBRATION_FILE), JSON.stringify({ thresholds }));
+    expectInvalid(() => readShippedCalibrations(folder), /drift-calibration.json: expected/);
   });
 });

@@ -4,7 +4,10 @@ import type { ConsumedEvent } from '#shared/runner';
 import type { Prediction } from '#shared/serde';
 import { ClickHouseInsertError, type RowBinaryInserter } from '#shared/store';
 import { InsertBatcher } from '../../services/logger/insert-batcher.ts';
-import { createPredictionHandler } from '../../services/logger/prediction-handler.ts';
+import {
+  EmbeddingWidths,
+  createPredictionHandler,
+} from '../../services/logger/prediction-handler.ts';
 import { createPredictionStore } from '../../services/logger/prediction-store.ts';
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -137,7 +140,7 @@ describe('prediction handler', () => {
   it('stores the valid rows as one RowBinary chunk and rejects the others with the reason', async () => {
     const stored: { chunk: Buffer; rows: number }[] = [];
     const handler = createPredictionHandler({
-      embeddingDimension: 3,
+      embeddingWidths: new EmbeddingWidths(8),
       store: async (chunk, rows) => {
         stored.push({ chunk, rows });
       },
@@ -151,6 +154,9 @@ describe('prediction handler', () => {
         event(2, { embedding: [1, Number.NaN, 2] }),
         event(3, { eventTime: -5_000 }),
         event(4),
+        event(5, { embedding: Array.from({ length: 9 }, () => 0.5) }),
+        event(6, { modelVersion: '2', embedding: [1, 2] }),
+        event(7, { modelVersion: '2', embedding: [1, 2] }),
       ],
       {
         heartbeat: async () => undefined,
@@ -163,7 +169,8 @@ describe('prediction handler', () => {
       },
     );
     expect(stored).toHaveLength(1);
-    expect(stored[0]!.rows).toBe(2);
+    // A version keeps its first width (3 for version 1, 2 for version 2); 9 > the maximum.
+    expect(stored[0]!.rows).toBe(4);
     expect(stored[0]!.chunk.includes(Buffer.from('e4'))).toBe(true);
     expect(stored[0]!.chunk.includes(Buffer.from('e3'))).toBe(false);
     const rejected = (result?.rejected ?? []).map((r) => [
@@ -174,6 +181,7 @@ describe('prediction handler', () => {
       ['1', 'EMBEDDING_DIMENSION'],
       ['2', 'EMBEDDING_NOT_FINITE'],
       ['3', 'ROW_UNENCODABLE'],
+      ['5', 'EMBEDDING_DIMENSION'],
     ]);
     expect(result?.rejected?.[2]?.error.message).toMatch(/column event_time/);
   });

@@ -39,6 +39,22 @@ describe('length-bucketed batching', () => {
     expect(bucketByLength([50, 3, 49, 4, 120], 2)).toEqual([[1, 3], [2, 0], [4]]);
   });
 
+  it('caps the padded tokens of a batch: long texts in smaller batches, every text once', () => {
+    const lengths = [128, 10, 128, 12, 128, 11, 64, 64];
+    const buckets = bucketByLength(lengths, 32, 256);
+    expect(buckets).toEqual([
+      [1, 5, 3, 6],
+      [7, 0],
+      [2, 4],
+    ]);
+    for (const bucket of buckets) {
+      expect(bucket.length * Math.max(...bucket.map((i) => lengths[i]!))).toBeLessThanOrEqual(256);
+    }
+    expect(buckets.flat().sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // A text longer than the budget still gets a batch of its own.
+    expect(bucketByLength([300, 5], 32, 256)).toEqual([[1], [0]]);
+  });
+
   it('computes a stable softmax and argmax', () => {
     const probabilities = softmax([1000, 1001]);
     expect(probabilities[0]! + probabilities[1]!).toBeCloseTo(1, 12);

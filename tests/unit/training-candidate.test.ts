@@ -18,7 +18,7 @@ import {
   trainHead,
 } from '#shared/training';
 
-const BOOTSTRAP = 'models/sentiment-bootstrap';
+const BOOTSTRAP = 'models/sentiment-compact';
 const scratch = mkdtempSync(join(tmpdir(), 'training-candidate-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -15,7 +15,7 @@ import {
 } from '#shared/training';
 
 const { onnx } = onnxProto;
-const BOOTSTRAP_ONNX = 'models/sentiment-bootstrap/onnx/model.onnx';
+const BOOTSTRAP_ONNX = 'models/sentiment-compact/onnx/model.onnx';
 const bytes = new Uint8Array(readFileSync(BOOTSTRAP_ONNX));
 const f32 = (values: ArrayLike<number>) => Array.from(Float32Array.from(values));
 

@@ -162,7 +162,124 @@ export function matchedReferenceSide(
   return Int32Array.from(chosen);
 }
 
+/**
+ * Most features the classifier sees. Wider embeddings (the production model's 384) are
+ * projected onto the top principal components of the reference sample's standardised
+ * embeddings: the logistic-regression fits of a calibration (200 resamples x 5 folds) cost in
+ * proportion to the width, and shifts of the kind drift detection is for move the
+ * high-variance directions. 128, the compact model's width, leaves it unprojected.
+ */
+export const DEFAULT_CLASSIFIER_FEATURES = 128;
+
+/** A reference's principal subspace: `basis` [dim x k] (orthonormal columns), `sample` [rows x k]. */
+interface PrincipalProjection {
+  readonly k: number;
+  readonly basis: Float64Array;
+  readonly sample: Float64Array;
+}
+
+const projections = new WeakMap<DriftReference, Map<number, PrincipalProjection>>();
+
+/**
+ * The top-k principal subspace of the reference sample's standardised embeddings, by subspace
+ * iteration on their covariance from a seeded start: deterministic, so the drift service and
+ * the calibration (in its own worker) compute the same one. Cached per reference object.
+ */
+export function principalProjection(reference: DriftReference, k: number): PrincipalProjection {
+  const cached = projections.get(reference)?.get(k);
+  if (cached) return cached;
+  const { dim } = reference;
+  const { rows, data } = reference.sample.embeddings;
+  const z = new Float64Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < dim; j++) {
+      z[r * dim + j] = (data[r * dim + j]! - reference.mean[j]!) / reference.std[j]!;
+    }
+  }
+  // Covariance (upper triangle accumulated, then mirrored).
+  const cov = new Float64Array(dim * dim);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    for (let a = 0; a < dim; a++) {
+      const va = z[o + a]!;
+      const rowA = a * dim;
+      for (let b = a; b < dim; b++) cov[rowA + b]! += va * z[o + b]!;
+    }
+  }
+  for (let a = 0; a < dim; a++) {
+    for (let b = a; b < dim; b++) {
+      cov[a * dim + b]! /= rows;
+      cov[b * dim + a] = cov[a * dim + b]!;
+    }
+  }
+  // Subspace iteration: Q <- orth(C Q), Q stored column-major ([k][dim]).
+  const random = mulberry32(0x9e3779b9);
+  let q = new Float64Array(k * dim);
+  for (let i = 0; i < q.length; i++) q[i] = random() - 0.5;
+  const orthonormalise = (m: Float64Array) => {
+    for (let c = 0; c < k; c++) {
+      const col = m.subarray(c * dim, (c + 1) * dim);
+      for (let p = 0; p < c; p++) {
+        const prev = m.subarray(p * dim, (p + 1) * dim);
+        let dot = 0;
+        for (let j = 0; j < dim; j++) dot += col[j]! * prev[j]!;
+        for (let j = 0; j < dim; j++) col[j]! -= dot * prev[j]!;
+      }
+      let norm = 0;
+      for (let j = 0; j < dim; j++) norm += col[j]! * col[j]!;
+      norm = Math.sqrt(norm) || 1;
+      for (let j = 0; j < dim; j++) col[j]! /= norm;
+    }
+  };
+  orthonormalise(q);
+  for (let iteration = 0; iteration < 30; iteration++) {
+    const next = new Float64Array(k * dim);
+    for (let c = 0; c < k; c++) {
+      const col = q.subarray(c * dim, (c + 1) * dim);
+      for (let a = 0; a < dim; a++) {
+        let sum = 0;
+        const rowA = a * dim;
+        for (let b = 0; b < dim; b++) sum += cov[rowA + b]! * col[b]!;
+        next[c * dim + a] = sum;
+      }
+    }
+    orthonormalise(next);
+    q = next;
+  }
+  const sample = new Float64Array(rows * k);
+  for (let r = 0; r < rows; r++) projectRow(z, r * dim, q, dim, k, sample, r * k);
+  const projection = { k, basis: q, sample };
+  const byK = projections.get(reference) ?? new Map<number, PrincipalProjection>();
+  byK.set(k, projection);
+  projections.set(reference, byK);
+  return projection;
+}
+
+/** out[outOffset .. +k] = row (standardised, length dim, at offset) times the basis. */
+function projectRow(
+  row: ArrayLike<number>,
+  offset: number,
+  basis: Float64Array,
+  dim: number,
+  k: number,
+  out: Float64Array,
+  outOffset: number,
+): void {
+  for (let c = 0; c < k; c++) {
+    let sum = 0;
+    const col = c * dim;
+    for (let j = 0; j < dim; j++) sum += row[offset + j]! * basis[col + j]!;
+    out[outOffset + c] = sum;
+  }
+}
+
 export interface DomainClassifierOptions extends CrossValidationOptions {
+  /**
+   * Embeddings wider than this are projected onto the reference's top principal components
+   * (see DEFAULT_CLASSIFIER_FEATURES). Part of what a calibration's threshold means: the
+   * detector and the calibration use the same value (the default).
+   */
+  readonly maxFeatures?: number;
   /** Rows on the reference side (before class matching). Default: the whole pool. */
   readonly referenceSideSize?: number;
   /** Reference-sample rows the reference side may use. Default: all of them. */
@@ -202,18 +319,27 @@ export function domainClassifierAuc(
   );
   const windowRows = window.embeddings.rows;
   const rows = side.length + windowRows;
-  const x = new Float64Array(rows * dim);
+  const maxFeatures = options.maxFeatures ?? DEFAULT_CLASSIFIER_FEATURES;
+  const projection = dim > maxFeatures ? principalProjection(reference, maxFeatures) : null;
+  const width = projection ? projection.k : dim;
+  const x = new Float64Array(rows * width);
   const y = new Uint8Array(rows);
+  const standardised = new Float64Array(dim);
   const put = (target: number, source: ArrayLike<number>, offset: number) => {
     for (let j = 0; j < dim; j++) {
-      x[target * dim + j] = (source[offset + j]! - reference.mean[j]!) / reference.std[j]!;
+      standardised[j] = (source[offset + j]! - reference.mean[j]!) / reference.std[j]!;
     }
+    if (projection) projectRow(standardised, 0, projection.basis, dim, width, x, target * width);
+    else x.set(standardised, target * dim);
   };
-  side.forEach((r, i) => put(i, sample.embeddings.data, r * dim));
+  side.forEach((r, i) => {
+    if (projection) x.set(projection.sample.subarray(r * width, (r + 1) * width), i * width);
+    else put(i, sample.embeddings.data, r * dim);
+  });
   for (let i = 0; i < windowRows; i++) {
     put(side.length + i, window.embeddings.data, i * dim);
     y[side.length + i] = 1;
   }
-  const cv = crossValidatedAuc(x, rows, dim, y, options);
+  const cv = crossValidatedAuc(x, rows, width, y, options);
   return { ...cv, referenceRows: side.length, windowRows };
 }

@@ -9,7 +9,7 @@
  * - a sample of reference embeddings with their predicted classes, from which thresholds are
  *   calibrated (bootstrap) and against which the domain classifier is trained.
  *
- * On disk (model folder): `reference.json` (format 1, see models/sentiment-bootstrap/
+ * On disk (model folder): `reference.json` (format 1, see models/sentiment-compact/
  * model-card.json `reference_format`) and `reference-sample.f32` (float32 little-endian,
  * row-major [rows, dim]; row r has predicted class `sample.rows[r].predicted`).
  */
@@ -396,4 +396,30 @@ export function writeDriftReference(
   }
   writeFileSync(join(folder, 'reference-sample.f32'), bytes);
   writeFileSync(join(folder, REFERENCE_FILE), `${JSON.stringify(json)}\n`);
+}
+
+/**
+ * Thresholds calibrated when the folder was built (scripts/calibrate-model.ts), by
+ * calibrationKey(): the registry stores them with the version it registers, so the detector
+ * finds them instead of calibrating at first start. A folder's own file only: a retrained
+ * candidate, whose reference differs from its parent's, never inherits it.
+ */
+export const DRIFT_CALIBRATION_FILE = 'drift-calibration.json';
+
+/** The calibrations shipped in a model folder ({} when it has none). */
+export function readShippedCalibrations(folder: string): Record<string, unknown> {
+  const path = join(folder, DRIFT_CALIBRATION_FILE);
+  if (!existsSync(path)) return {};
+  try {
+    const file = JSON.parse(readFileSync(path, 'utf8')) as {
+      format?: number;
+      calibrations?: Record<string, unknown>;
+    };
+    if (file.format !== 1 || typeof file.calibrations !== 'object' || !file.calibrations) {
+      throw new Error('expected {"format": 1, "calibrations": {...}}');
+    }
+    return file.calibrations;
+  } catch (error) {
+    throw new DriftReferenceError(`${path}: ${(error as Error).message}`, { cause: error });
+  }
 }

@@ -40,16 +40,33 @@ export function padBatch(idLists: readonly (readonly number[])[], padId: number)
 }
 
 /**
- * Indices of the texts grouped into batches of at most `maxBatchSize`, texts of similar
- * length together (stable order within equal lengths).
+ * Indices of the texts grouped into batches, texts of similar length together (stable order
+ * within equal lengths). A batch holds at most `maxBatchSize` texts and, when `maxBatchTokens`
+ * is given, at most that many padded tokens (texts x its longest text): long texts go in
+ * smaller batches, whose latency stays near that of a batch of short ones, and whose memory
+ * (attention grows with length squared) stays bounded.
  */
-export function bucketByLength(lengths: readonly number[], maxBatchSize: number): number[][] {
+export function bucketByLength(
+  lengths: readonly number[],
+  maxBatchSize: number,
+  maxBatchTokens = Infinity,
+): number[][] {
   const order = lengths.map((length, index) => ({ length, index }));
   order.sort((a, b) => a.length - b.length || a.index - b.index);
   const buckets: number[][] = [];
-  for (let start = 0; start < order.length; start += maxBatchSize) {
-    buckets.push(order.slice(start, start + maxBatchSize).map((entry) => entry.index));
+  let current: number[] = [];
+  for (const { length, index } of order) {
+    // Sorted ascending: this text is the longest of the batch it joins.
+    if (
+      current.length > 0 &&
+      (current.length >= maxBatchSize || (current.length + 1) * length > maxBatchTokens)
+    ) {
+      buckets.push(current);
+      current = [];
+    }
+    current.push(index);
   }
+  if (current.length > 0) buckets.push(current);
   return buckets;
 }
 

@@ -3,7 +3,7 @@ import { intField, stringField } from '#shared/common';
 /** Config fields of every service that serves the model. */
 export const modelConfigFields = {
   modelDir: stringField('MODEL_DIR', 'Model folder served until a deployment says otherwise', {
-    default: 'models/sentiment-bootstrap',
+    default: 'models/sentiment-minilm',
   }),
   modelName: stringField(
     'MODEL_NAME',
@@ -16,6 +16,11 @@ export const modelConfigFields = {
     default: 20_000,
     min: 1,
   }),
+  maxBatchTokens: intField(
+    'MAX_BATCH_TOKENS',
+    'Padded tokens per forward pass (texts x longest text); long texts go in smaller batches',
+    { default: 2048, min: 128, max: 1_048_576 },
+  ),
   intraOpThreads: intField('INTRA_OP_THREADS', 'onnxruntime intra-op threads of the model worker', {
     default: 1,
     min: 1,

@@ -19,6 +19,12 @@ export interface EngineOptions {
   readonly intraOpThreads?: number;
   /** Texts per forward pass. Default 32. */
   readonly maxBatchSize?: number;
+  /**
+   * Padded tokens per forward pass (texts x longest text). Default 2048: measured on the
+   * production model (README "Performance"), batches of 16 texts of 128 tokens score at the
+   * same texts/s as 32, in half the time; short texts still go 32 at a time.
+   */
+  readonly maxBatchTokens?: number;
   /** Let idle onnxruntime threads spin (lower latency, burns CPU). Default false. */
   readonly allowSpinning?: boolean;
 }
@@ -40,6 +46,8 @@ export class ModelLoadError extends AppError {
   }
 }
 
+export const DEFAULT_MAX_BATCH_TOKENS = 2048;
+
 // Never download: a missing local file must fail, not reach for a hub.
 transformersEnv.allowRemoteModels = false;
 transformersEnv.allowLocalModels = true;
@@ -53,6 +61,7 @@ export class SentimentEngine {
     private readonly tokenizer: PreTrainedTokenizer,
     private readonly session: ort.InferenceSession,
     private readonly maxBatchSize: number,
+    private readonly maxBatchTokens: number,
   ) {}
 
   static async load(folder: string, options: EngineOptions = {}): Promise<SentimentEngine> {
@@ -71,6 +80,9 @@ export class SentimentEngine {
           session: {
             'intra_op.allow_spinning': options.allowSpinning ? '1' : '0',
             'inter_op.allow_spinning': '0',
+            // Fold the DequantizeLinear of constant weights at load: an int8-weight graph
+            // (models/quantize_minilm.py) then computes in fp32 at fp32 speed.
+            disable_quant_qdq: '1',
           },
         },
       });
@@ -82,7 +94,13 @@ export class SentimentEngine {
           );
         }
       }
-      const engine = new SentimentEngine(info, tokenizer, session, options.maxBatchSize ?? 32);
+      const engine = new SentimentEngine(
+        info,
+        tokenizer,
+        session,
+        options.maxBatchSize ?? 32,
+        options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS,
+      );
       // One warm-up pass, which also tells the embedding output's shape.
       const probe = await engine.run([tokenizer.encode('')]);
       engine.embeddingIsSequence = probe.embedding.dims.length === 3;
@@ -111,6 +129,7 @@ export class SentimentEngine {
     for (const bucket of bucketByLength(
       encoded.map((e) => e.ids.length),
       this.maxBatchSize,
+      this.maxBatchTokens,
     )) {
       const { logits, embedding } = await this.run(bucket.map((index) => encoded[index]!.ids));
       const classes = logits.dims[1] ?? 2;

@@ -15,6 +15,6 @@ export const registryConfigFields = {
   bootstrapModelDir: stringField(
     'BOOTSTRAP_MODEL_DIR',
     'Committed bootstrap model registered as the first version',
-    { default: 'models/sentiment-bootstrap' },
+    { default: 'models/sentiment-minilm' },
   ),
 };

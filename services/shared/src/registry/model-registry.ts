@@ -22,6 +22,7 @@ import {
   readModelFolder,
   verifyFolder,
 } from '#shared/model';
+import { type DriftThresholds, readShippedCalibrations } from '#shared/drift';
 import type { Deployment } from '#shared/serde';
 import {
   type Decision,
@@ -86,6 +87,24 @@ export interface BootstrapInput {
 
 export interface VersionView extends ModelVersionRecord {
   readonly production: boolean;
+}
+
+/**
+ * The drift fields of a version registered from a folder: the thresholds shipped with it
+ * (drift-calibration.json, written by `make model`) and its headline threshold (domain AUC,
+ * else cosine), or "uncalibrated" (the detector calibrates at its first round).
+ */
+export function shippedDrift(folder: string): {
+  driftThreshold: number;
+  driftCalibration: Record<string, unknown>;
+} {
+  const calibrations = readShippedCalibrations(folder);
+  const first = Object.values(calibrations)[0] as DriftThresholds | undefined;
+  if (!first) return { driftThreshold: 0, driftCalibration: { status: 'uncalibrated' } };
+  return {
+    driftThreshold: first.domainAuc?.threshold ?? first.cosine.threshold,
+    driftCalibration: calibrations,
+  };
 }
 
 function requireReason(reason: string): string {
@@ -313,8 +332,9 @@ export class ModelRegistry {
       trainingDataSha256: (card.training_data ?? []).map((file) => file.sha256).join(','),
       metrics,
       referenceCentroid: reference.centroid ?? [],
-      driftThreshold: 0,
-      driftCalibration: { status: 'uncalibrated' },
+      // Thresholds shipped with the folder (make model calibrates them) are stored with the
+      // version, so the detector does not calibrate at first start; without them it does.
+      ...shippedDrift(input.folder),
       actor: input.actor,
       note: 'committed bootstrap model',
     });

@@ -10,6 +10,7 @@ import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } f
 import { basename, dirname, join, resolve } from 'node:path';
 import { AppError } from '#shared/common';
 import {
+  DRIFT_CALIBRATION_FILE,
   type DriftReference,
   type ReferenceMetadata,
   buildDriftReference,
@@ -26,8 +27,15 @@ export class CandidateFolderError extends AppError {
   }
 }
 
-/** Files of a parent folder that describe the parent's outputs only; not copied. */
-export const PARENT_ONLY_FILES: readonly string[] = ['parity.json', 'node-check.json'];
+/**
+ * Files of a parent folder that describe the parent's outputs only; not copied. The shipped
+ * drift calibration belongs to the parent's reference; a candidate's is calibrated for its own.
+ */
+export const PARENT_ONLY_FILES: readonly string[] = [
+  'parity.json',
+  'node-check.json',
+  DRIFT_CALIBRATION_FILE,
+];
 
 export interface CandidateFolderInput {
   readonly parentFolder: string;
