@@ -19,7 +19,7 @@ export const modelConfigFields = {
   maxBatchTokens: intField(
     'MAX_BATCH_TOKENS',
     'Padded tokens per forward pass (texts x longest text); long texts go in smaller batches',
-    { default: 2048, min: 128, max: 1_048_576 },
+    { default: 256, min: 128, max: 1_048_576 },
   ),
   intraOpThreads: intField('INTRA_OP_THREADS', 'onnxruntime intra-op threads of the model worker', {
     default: 1,
