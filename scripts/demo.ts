@@ -5,6 +5,10 @@
  *   labels -> DRIFT -> retraining progress -> candidate metrics -> promotion decision -> the new
  *   version serving -> drift back to OK against the new version.
  * Every service runs as its own process, exactly as `make up` runs them.
+ *
+ * It serves the compact model (DEMO_MODEL_DIR, default models/sentiment-compact): with the
+ * production model the same loop takes about 13 minutes on two cores (README "Closed loop"),
+ * and retraining its head does not improve IMDB F1 yet (issue 11).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -53,6 +57,8 @@ const env: NodeJS.ProcessEnv = {
   ARTIFACT_ROOT: `${STACK.STACK_DIR}/artifacts`,
   RETRAIN_WORK_DIR: `${STACK.STACK_DIR}/retrainer`,
   MODEL_NAME: MODEL,
+  MODEL_DIR: process.env.DEMO_MODEL_DIR ?? 'models/sentiment-compact',
+  BOOTSTRAP_MODEL_DIR: process.env.DEMO_MODEL_DIR ?? 'models/sentiment-compact',
   METRICS_PORT: '0',
   GATEWAY_PORT: '18580',
   GATEWAY_HOST: '127.0.0.1',
