@@ -3,7 +3,8 @@
  * embeddings from the reference's? Its cross-validated ROC AUC is ~0.5 when the two come
  * from the same distribution and approaches 1 as they separate.
  *
- * - Features: embeddings standardised with the reference mean and std.
+ * - Features: embeddings standardised with the reference mean and std; wider than 128, projected
+ *   onto the reference sample's top 128 principal components (principalProjection).
  * - Reference side: rows of the reference sample drawn (seeded) so that their predicted-class
  *   mix equals the window's ("class-matched"): the classifier then cannot win on the
  *   sentiment mix alone, so a mix change is left to the class-mix statistic.
