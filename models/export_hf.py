@@ -18,18 +18,13 @@ import shutil
 import struct
 
 import numpy as np
+import sys
+
 import torch
 
-NAMES = {
-    "q": "attention.self.query",
-    "k": "attention.self.key",
-    "v": "attention.self.value",
-    "o": "attention.output.dense",
-    "ln1": "attention.output.LayerNorm",
-    "ff1": "intermediate.dense",
-    "ff2": "output.dense",
-    "ln2": "output.LayerNorm",
-}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from finetune_minilm import HF_LAYER_NAMES  # noqa: E402
+
 
 
 def write_safetensors(path: str, tensors: dict[str, np.ndarray]) -> None:
@@ -71,7 +66,7 @@ def main() -> None:
     }
     layers = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks."))
     for i in range(layers):
-        for ours, theirs in NAMES.items():
+        for ours, theirs in HF_LAYER_NAMES.items():
             for p in ("weight", "bias"):
                 t[f"bert.encoder.layer.{i}.{theirs}.{p}"] = sd[f"blocks.{i}.{ours}.{p}"]
     os.makedirs(args.out, exist_ok=True)

@@ -53,6 +53,18 @@ from train import (  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# train.py's block module names -> Hugging Face BertLayer names (also used by export_hf.py)
+HF_LAYER_NAMES = {
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "o": "attention.output.dense",
+    "ln1": "attention.output.LayerNorm",
+    "ff1": "intermediate.dense",
+    "ff2": "output.dense",
+    "ln2": "output.LayerNorm",
+}
+
 ENCODER = {"layers": 6, "hidden": 384, "heads": 12, "ff": 1536}
 
 DEFAULTS = {
@@ -101,18 +113,8 @@ def load_pretrained(weights: str, cfg: dict, seed: int) -> BertSentiment:
         "pooler.weight": w["pooler.dense.weight"],
         "pooler.bias": w["pooler.dense.bias"],
     }
-    names = {
-        "q": "attention.self.query",
-        "k": "attention.self.key",
-        "v": "attention.self.value",
-        "o": "attention.output.dense",
-        "ln1": "attention.output.LayerNorm",
-        "ff1": "intermediate.dense",
-        "ff2": "output.dense",
-        "ln2": "output.LayerNorm",
-    }
     for i in range(ENCODER["layers"]):
-        for ours, theirs in names.items():
+        for ours, theirs in HF_LAYER_NAMES.items():
             for p in ("weight", "bias"):
                 sd[f"blocks.{i}.{ours}.{p}"] = w[f"encoder.layer.{i}.{theirs}.{p}"]
     gen = torch.Generator().manual_seed(seed)

@@ -20,7 +20,6 @@ Then, with the same onnxruntime version as onnxruntime-node (requirements-minilm
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -34,16 +33,9 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert_tokenizer import BertTokenizer  # noqa: E402
+from train import sha256_file  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def restore_gemm_head(path: str, gemms: list[str]) -> None:
