@@ -121,6 +121,8 @@ up() {
   [[ "${1:-}" == "--infra-only" ]] && infra_only=true
   install_deps
   mkdir -p "$STACK_DIR"
+  # The registry's deployment signing key pair (kept across restarts; see docs/security.md).
+  log "$(node --import tsx scripts/deployment-keys.ts "$STACK_DIR/secrets")"
   bash infra/clickhouse/run.sh start
   start_kafka
   start_registry

@@ -2,6 +2,7 @@
  * gateway: synchronous predictions over HTTP (Fastify), the async review path, and every
  * sync prediction published to `predictions`. Wiring only.
  */
+import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import {
   createLogger,
@@ -12,8 +13,8 @@ import {
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { MicroBatcher, ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { REPO_ROOT } from '#shared/serde';
-import { createDeploymentHandler } from '#shared/scoring';
+import { DeploymentVerifier, REPO_ROOT } from '#shared/serde';
+import { countRefusedDeployments, createDeploymentHandler } from '#shared/scoring';
 import { buildApp } from './app.ts';
 import { parseGatewayConfig } from './config.ts';
 import { PredictionPublisher } from './publisher.ts';
@@ -70,6 +71,8 @@ const deployments = new ConsumerRunner({
     current: () => host!.model,
     swap: (folder) => host!.swap(folder),
     baseDir: REPO_ROOT,
+    verifier: DeploymentVerifier.fromFile(resolve(REPO_ROOT, config.deploymentTrustedKeysFile)),
+    onRefused: countRefusedDeployments(metrics),
     logger,
   }),
 });

@@ -3,15 +3,16 @@
  * produces `predictions`; follows `models.deployments` to hot-swap the model.
  * Wiring only: config, adapters, start, ordered shutdown.
  */
+import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { Counter, Histogram } from 'prom-client';
 import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
 import { TransactionalEventProducer, createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { REPO_ROOT } from '#shared/serde';
+import { DeploymentVerifier, REPO_ROOT } from '#shared/serde';
 import { parseInferenceConfig, transactionalIdOf } from './config.ts';
-import { createDeploymentHandler } from '#shared/scoring';
+import { countRefusedDeployments, createDeploymentHandler } from '#shared/scoring';
 import { createReviewHandler } from './review-handler.ts';
 
 const config = parseInferenceConfig(withLocalStackDefaults(process.env));
@@ -96,6 +97,8 @@ const deployments = new ConsumerRunner({
     current: () => host.model,
     swap: (folder) => host.swap(folder),
     baseDir: REPO_ROOT,
+    verifier: DeploymentVerifier.fromFile(resolve(REPO_ROOT, config.deploymentTrustedKeysFile)),
+    onRefused: countRefusedDeployments(metrics),
     logger,
   }),
 });

@@ -22,7 +22,7 @@ import {
   readLabelledTsv,
 } from '#shared/model';
 import { ModelRegistry, registryConfigFields } from '#shared/registry';
-import { REPO_ROOT } from '#shared/serde';
+import { DeploymentSigner, REPO_ROOT } from '#shared/serde';
 import { RegistryStore, clickhouseConfigFields, createClickHouse, migrate } from '#shared/store';
 import type { ParsedCommandLine, RegistryCommand } from './commands.ts';
 import { runRegistryCommand } from './registry-commands.ts';
@@ -83,6 +83,7 @@ export async function registryCommand(
           { key: deployment.modelName, value: deployment },
         ]);
       },
+      signer: DeploymentSigner.fromFile(resolve(REPO_ROOT, config.deploymentSigningKeyFile)),
       logger,
       baseDir: REPO_ROOT,
     });

@@ -27,6 +27,7 @@ const { registry, store } = createModelRegistry({
   clickhouse,
   producer,
   artifactRoot: config.artifactRoot,
+  signingKeyFile: config.deploymentSigningKeyFile,
   logger,
 });
 

@@ -2,13 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DeadLetter, type Prediction, frame, loadSchemaJson } from '#shared/serde';
+import {
+  type DeadLetter,
+  DeploymentSigner,
+  type Prediction,
+  frame,
+  loadSchemaJson,
+} from '#shared/serde';
 import { folderDigest } from '#shared/model';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { COMPACT_MODEL_DIR, copyModelAsVersion, parityCases, softmax } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
-import { testStackProcessEnv } from '../support/stack.ts';
+import { DEPLOYMENT_SIGNING_KEY_FILE, testStackProcessEnv } from '../support/stack.ts';
 
 describe('inference service (separate process): reviews -> predictions', () => {
   let kafka: TestKafka;
@@ -155,7 +161,8 @@ describe('inference service (separate process): reviews -> predictions', () => {
     await kafka.producer.send('models.deployments', [
       {
         key: modelName,
-        value: {
+        // Signed with the test stack's registry key, as the registry signs its deployments.
+        value: DeploymentSigner.fromFile(DEPLOYMENT_SIGNING_KEY_FILE).sign({
           eventId: randomUUID(),
           eventTime: Date.now(),
           modelName,
@@ -166,7 +173,7 @@ describe('inference service (separate process): reviews -> predictions', () => {
           artifactSha256: await folderDigest(nextDir),
           actor: 'integration-test',
           reason: 'hot swap under load',
-        },
+        }),
       },
     ]);
     await waitUntil(

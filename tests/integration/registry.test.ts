@@ -7,16 +7,26 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderDigest } from '#shared/model';
-import type { Deployment, Prediction } from '#shared/serde';
+import {
+  type Deployment,
+  DeploymentSigner,
+  type Prediction,
+  generateDeploymentKeyPair,
+} from '#shared/serde';
 import { type DecisionRecord, RegistryStore, createClickHouse } from '#shared/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { COMPACT_MODEL_DIR, copyModelAsVersion } from '../support/model.ts';
 import { freePort, runCli } from '../support/loop.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { startRunner } from '../support/runner.ts';
-import { clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
+import {
+  DEPLOYMENT_SIGNING_KEY_FILE,
+  clickhouseUrl,
+  testStackProcessEnv,
+} from '../support/stack.ts';
 
 const run = randomUUID().slice(0, 8);
 const modelName = `sentiment-reg-${run}`;
@@ -25,6 +35,7 @@ const artifactRoot = mkdtempSync(join(tmpdir(), 'artifacts-'));
 
 const settings = { modelName, database, artifactRoot, workDir: artifactRoot };
 const cli = (...args: string[]) => runCli(settings, ...args);
+const signer = DeploymentSigner.fromFile(DEPLOYMENT_SIGNING_KEY_FILE);
 
 describe('model registry: mlops CLI, promotion log, deployments followed by both prediction paths', () => {
   let kafka: TestKafka;
@@ -243,10 +254,11 @@ describe('model registry: mlops CLI, promotion log, deployments followed by both
     await dlq.started;
     const record = (await store.version(modelName, '2'))!; // tampered by the previous test
     const eventId = randomUUID();
+    // Signed with the registry's key: only the artifact's digest can stop this one.
     await kafka.producer.send('models.deployments', [
       {
         key: modelName,
-        value: {
+        value: signer.sign({
           eventId,
           eventTime: Date.now(),
           modelName,
@@ -257,7 +269,7 @@ describe('model registry: mlops CLI, promotion log, deployments followed by both
           artifactSha256: record.artifactSha256,
           actor: 'it',
           reason: 'bypassing the registry',
-        },
+        }),
       },
     ]);
     // One dead letter from each follower (inference and gateway): the handler's error is not
@@ -273,5 +285,65 @@ describe('model registry: mlops CLI, promotion log, deployments followed by both
     ]);
     expect(await gatewayVersion()).toBe('1');
     expect(await inferenceVersion()).toBe('1');
+  });
+
+  it('refuses forged deployments (unsigned, signed by an unknown key, altered): logged, counted, dead-lettered, serving unchanged', async () => {
+    const deadLetters: { id: string; code: string }[] = [];
+    const dlq = startRunner(kafka, 'dlq.models.deployments', async (events) => {
+      for (const { event } of events) {
+        if (event.key?.toString() === modelName) {
+          deadLetters.push({ id: event.reason, code: event.errorCode });
+        }
+      }
+    });
+    stops.push(dlq.runner);
+    await dlq.started;
+    const logBefore = await decisions();
+    // The attack: a modified copy of the model, its digest computed from the copy itself.
+    const forgedDir = copyModelAsVersion('forged');
+    writeFileSync(join(forgedDir, 'config.json'), '{"modified": true}');
+    const forged = {
+      eventId: randomUUID(),
+      eventTime: Date.now(),
+      modelName,
+      modelVersion: 'forged',
+      previousVersion: '1',
+      action: 'PROMOTE' as const,
+      artifactUri: pathToFileURL(forgedDir).href,
+      artifactSha256: await folderDigest(forgedDir),
+      actor: 'attacker',
+      reason: 'model swap through Kafka',
+    };
+    const attackerKey = new DeploymentSigner(generateDeploymentKeyPair().privateKeyPem);
+    const genuine = signer.sign({ ...forged, eventId: randomUUID() });
+    await kafka.producer.send(
+      'models.deployments',
+      [
+        { ...forged, signature: null },
+        attackerKey.sign({ ...forged, eventId: randomUUID() }),
+        // A genuine signature over other fields: the digest swapped after signing.
+        { ...genuine, artifactSha256: 'f'.repeat(64) },
+      ].map((value) => ({ key: modelName, value })),
+    );
+    await waitUntil(
+      () => deadLetters.length >= 6,
+      30_000,
+      'three dead letters from each of inference and the gateway',
+    );
+    expect(new Set(deadLetters.map((d) => d.code))).toEqual(
+      new Set(['DEPLOYMENT_SIGNATURE_INVALID']),
+    );
+    expect(deadLetters.map((d) => d.id).join('\n')).toMatch(/not signed/);
+    expect(deadLetters.map((d) => d.id).join('\n')).toMatch(/not trusted/);
+    expect(deadLetters.map((d) => d.id).join('\n')).toMatch(/altered or forged/);
+    expect(await gatewayVersion()).toBe('1');
+    expect(await inferenceVersion()).toBe('1');
+    expect(await decisions()).toEqual(logBefore);
+    const metrics = await (await fetch(`${gatewayUrl}/metrics`)).text();
+    const refused = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('model_deployments_refused_total{'))
+      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    expect(refused).toBe(3);
   });
 });

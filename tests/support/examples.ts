@@ -93,6 +93,7 @@ export function exampleEvents(): { [T in TopicName]?: TopicValues[T] } {
       artifactSha256: 'ab'.repeat(32),
       actor: 'promoter',
       reason: 'candidate F1 0.84 >= production F1 0.82',
+      signature: null,
     },
     'dlq.reviews': {
       ...base(),

@@ -131,6 +131,7 @@ describe('EventCodec', () => {
       artifactSha256: 'ab',
       actor: 'promoter',
       reason: 'better',
+      signature: null,
     });
     await expect(codec.decode('reviews', deployment)).rejects.toThrow(SchemaMismatchError);
     const fresh = new EventCodec(registry, loadCatalogue());

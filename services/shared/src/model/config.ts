@@ -12,6 +12,10 @@ export const modelConfigFields = {
       default: 'sentiment',
     },
   ),
+  deploymentTrustedKeysFile: stringField(
+    'DEPLOYMENT_TRUSTED_KEYS_FILE',
+    'Ed25519 public keys (PEM, one or more) whose deployments are loaded; re-read when it changes',
+  ),
   maxTextBytes: intField('MAX_TEXT_BYTES', 'UTF-8 bytes per text (longer: dead letter or 400)', {
     default: 20_000,
     min: 1,

@@ -12,6 +12,10 @@ export const registryConfigFields = {
     'Minimum golden-set (SST-2 dev) F1 for a first production version (bootstrap)',
     { default: 0.8, min: 0, max: 1 },
   ),
+  deploymentSigningKeyFile: stringField(
+    'DEPLOYMENT_SIGNING_KEY_FILE',
+    'Ed25519 private key (PKCS#8 PEM) that signs deployment events; no default outside the local stack',
+  ),
   bootstrapModelDir: stringField(
     'BOOTSTRAP_MODEL_DIR',
     'Committed bootstrap model registered as the first version',

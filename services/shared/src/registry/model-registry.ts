@@ -6,7 +6,9 @@
  *   1. the artifact is verified against its sha256 (a damaged artifact is never deployed);
  *   2. the decision is appended to the promotion log (the source of truth: the production
  *      alias is derived from it);
- *   3. a Deployment event is published, with the decision id as its event id.
+ *   3. a Deployment event is published, with the decision id as its event id, signed with the
+ *      registry's key (serving processes load only signed deployments: #shared/serde
+ *      deployment-signature).
  * If 3 fails after 2, the log already says what production is; `syncDeployment` publishes
  * it again (the CLI's `registry sync`, and every `registry bootstrap`), and consumers treat a
  * deployment of the version they already serve as a no-op.
@@ -14,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Logger, deterministicUuid } from '#shared/common';
+import { AppError, type Logger, deterministicUuid } from '#shared/common';
 import {
   type ArtifactStore,
   type ClassificationMetrics,
@@ -23,7 +25,7 @@ import {
   verifyFolder,
 } from '#shared/model';
 import { type DriftThresholds, readShippedCalibrations } from '#shared/drift';
-import type { Deployment } from '#shared/serde';
+import type { Deployment, DeploymentSigner } from '#shared/serde';
 import {
   type Decision,
   type DecisionRecord,
@@ -34,11 +36,26 @@ import {
   rollbackTarget,
 } from '#shared/store';
 
+/** This registry instance has no deployment signing key, so it cannot change production. */
+export class SigningKeyMissingError extends AppError {
+  constructor(modelName: string) {
+    super(
+      'DEPLOYMENT_SIGNING_KEY_MISSING',
+      `cannot publish a deployment of ${modelName}: this process holds no signing key`,
+    );
+  }
+}
+
 export interface ModelRegistryDeps {
   readonly store: RegistryStore;
   readonly artifacts: ArtifactStore;
   /** Resolves once the broker acknowledged the event. */
   readonly publishDeployment: (deployment: Deployment) => Promise<void>;
+  /**
+   * Signs every deployment before it is published. Absent in processes that only register
+   * versions (the retrainer): a production change then fails with SigningKeyMissingError.
+   */
+  readonly signer?: DeploymentSigner | undefined;
   readonly logger: Logger;
   /** Base for relative artifact URIs. */
   readonly baseDir: string;
@@ -429,7 +446,8 @@ export class ModelRegistry {
     record: ModelVersionRecord,
     action: Deployment['action'],
   ): Promise<void> {
-    await this.deps.publishDeployment({
+    if (!this.deps.signer) throw new SigningKeyMissingError(record.modelName);
+    const deployment = this.deps.signer.sign({
       eventId: decision.decisionId,
       eventTime: decision.timeMs,
       modelName: record.modelName,
@@ -441,5 +459,6 @@ export class ModelRegistry {
       actor: decision.actor,
       reason: decision.reason,
     });
+    await this.deps.publishDeployment(deployment);
   }
 }

@@ -39,6 +39,8 @@ export interface Deployment {
   readonly artifactSha256: string;
   readonly actor: string;
   readonly reason: string;
+  /** The registry's Ed25519 signature of every other field, 'ed25519:<keyId>:<base64>' (serde/deployment-signature.ts). Serving processes load only deployments signed by a key they trust. */
+  readonly signature: null | string;
 }
 
 export type DeploymentAction = 'PROMOTE' | 'ROLLBACK';
