@@ -107,6 +107,8 @@ app_services() {
 }
 
 start_services() {
+  # The local stack answers predictions without a key; writes and labels always need one.
+  export GATEWAY_ANONYMOUS_PREDICT="${GATEWAY_ANONYMOUS_PREDICT:-true}"
   for name in $(app_services); do
     local pidfile="$PID_DIR/$name.pid"
     if is_running "$pidfile"; then log "$name already running"; continue; fi
@@ -123,6 +125,8 @@ up() {
   mkdir -p "$STACK_DIR"
   # The registry's deployment signing key pair (kept across restarts; see docs/security.md).
   log "$(node --import tsx scripts/deployment-keys.ts "$STACK_DIR/secrets")"
+  # The gateway's API keys: one development key of scope admin (docs/security.md).
+  log "$(node --import tsx scripts/api-keys.ts local "$STACK_DIR/secrets")"
   bash infra/clickhouse/run.sh start
   start_kafka
   start_registry

@@ -62,6 +62,7 @@ const env: NodeJS.ProcessEnv = {
   METRICS_PORT: '0',
   GATEWAY_PORT: '18580',
   GATEWAY_HOST: '127.0.0.1',
+  GATEWAY_ANONYMOUS_PREDICT: 'true',
   LOG_LEVEL: 'warn',
   DRIFT_POLL_MS: '250',
   DRIFT_INTERVAL_MS: '600000',

@@ -47,6 +47,10 @@ export function benchServiceEnv(
     KAFKA_BROKERS: readFileSync(`${dir}/kafka/bootstrap`, 'utf8').trim(),
     SCHEMA_REGISTRY_URL: readFileSync(`${dir}/schema-registry/url`, 'utf8').trim(),
     LOG_LEVEL: 'warn',
+    // The benchmarks load the gateway anonymously: prediction without a key, and a per-address
+    // limit no load test reaches (the limiter itself still runs on every request).
+    GATEWAY_ANONYMOUS_PREDICT: 'true',
+    GATEWAY_ANONYMOUS_RATE_LIMIT_PER_MINUTE: '100000000',
     ...extra,
   };
 }

@@ -4,9 +4,15 @@
  *   POST /v1/reviews   {reviews: [{text, source?, review_id?, ground_truth?}]} -> 202 {ids}
  *   GET  /v1/model, /health (liveness), /ready (model loaded and Kafka connected),
  *        /metrics (Prometheus), /docs (OpenAPI)
- * Every invalid request gets 400 with a reason; scoring runs in the model worker thread.
+ * Access (security.ts): API keys with scopes (predict: /v1/predict and /v1/model; submit:
+ * /v1/reviews; label: reviews with ground_truth; admin: all), per-key rate limits (429 with
+ * Retry-After), helmet headers, CORS closed unless configured.
+ * Every invalid request gets 4xx with a reason: texts follow the rule inference applies
+ * (#shared/scoring checkText), so what is accepted here can be scored there. Scoring runs in
+ * the model worker thread.
  */
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -15,14 +21,18 @@ import type { Logger } from '#shared/common';
 import type { OutgoingEvent } from '#shared/kafka';
 import type { ModelInfo, ScoredBatch } from '#shared/model';
 import type { Sentiment } from '#shared/serde';
-import { toPrediction } from '#shared/scoring';
+import { checkText, toPrediction } from '#shared/scoring';
+import { hasScope } from './api-keys.ts';
 import type { PublisherStatus } from './publisher.ts';
+import { RATE_LIMITED, type SecurityOptions, securityPlugin } from './security.ts';
 
 export interface GatewayLimits {
   /** Texts per /v1/predict request (and reviews per /v1/reviews request). */
   readonly maxTexts: number;
   /** UTF-8 bytes per text. */
   readonly maxTextBytes: number;
+  /** Reviews accepted but not yet acknowledged by Kafka; beyond: 503 with Retry-After. */
+  readonly maxReviewsInFlight: number;
 }
 
 export interface GatewayDeps {
@@ -36,6 +46,7 @@ export interface GatewayDeps {
   readonly kafkaConnected: () => boolean;
   readonly metrics: Registry;
   readonly limits: GatewayLimits;
+  readonly security: SecurityOptions;
   /** Name the predictions carry: the model name this gateway serves. */
   readonly modelName: string;
   readonly logger?: Logger;
@@ -51,22 +62,14 @@ interface ReviewsBody {
   reviews: { text: string; source?: string; review_id?: string; ground_truth?: Sentiment }[];
 }
 
-function badRequest(message: string): FastifyError {
-  return Object.assign(new Error(message), {
-    statusCode: 400,
-    code: 'BAD_REQUEST',
-  }) as FastifyError;
+function badRequest(message: string, code = 'BAD_REQUEST'): FastifyError {
+  return Object.assign(new Error(message), { statusCode: 400, code }) as FastifyError;
 }
 
 function checkTexts(texts: readonly string[], limits: GatewayLimits, path: string): void {
   texts.forEach((text, index) => {
-    if (text.trim() === '') throw badRequest(`${path}[${index}] is empty or whitespace only`);
-    const bytes = Buffer.byteLength(text, 'utf8');
-    if (bytes > limits.maxTextBytes) {
-      throw badRequest(
-        `${path}[${index}] is ${bytes} bytes, over the limit of ${limits.maxTextBytes}`,
-      );
-    }
+    const problem = checkText(text, limits.maxTextBytes);
+    if (problem) throw badRequest(`${path}[${index}]: ${problem.message}`, problem.code);
   });
 }
 
@@ -79,6 +82,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     bodyLimit: limits.maxTexts * limits.maxTextBytes * 2 + 64 * 1024,
     // No type coercion: a number where a string belongs is a 400, not silently "42".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
+    // Two info lines per request filled disks; requests are logged at debug level instead.
+    disableRequestLogging: true,
   });
 
   const requests = new Counter({
@@ -103,6 +108,16 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     const route = request.routeOptions.url ?? 'unknown';
     requests.inc({ route, status: String(reply.statusCode) });
     duration.observe({ route }, reply.elapsedTime / 1000);
+    request.log.debug(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: reply.elapsedTime,
+        principal: request.principal.id,
+      },
+      'request',
+    );
   });
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
@@ -110,12 +125,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     if (status >= 500) deps.logger?.error({ err: error }, 'request failed');
     return reply.status(status).send({
       statusCode: status,
-      error:
-        status >= 500
-          ? 'Internal Server Error'
-          : status === 413
-            ? 'Payload Too Large'
-            : 'Bad Request',
+      error: STATUS_CODES[status] ?? 'Error',
       code: error.code ?? 'ERROR',
       message: error.validation ? `invalid request: ${error.message}` : error.message,
     });
@@ -128,9 +138,16 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
         version: '1.0.0',
         description: 'Synchronous sentiment predictions',
       },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'smk_<id>_<secret>' },
+        },
+      },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(securityPlugin, deps.security);
+  let reviewsInFlight = 0;
 
   const resultSchema = {
     type: 'object',
@@ -146,8 +163,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   app.post<{ Body: PredictBody }>(
     '/v1/predict',
     {
+      config: { scope: 'predict', ...RATE_LIMITED },
       schema: {
         summary: 'Score one or many texts',
+        security: [{ apiKey: [] }],
         body: {
           type: 'object',
           required: ['texts'],
@@ -235,8 +254,11 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   app.post<{ Body: ReviewsBody }>(
     '/v1/reviews',
     {
+      config: { scope: 'submit', ...RATE_LIMITED },
       schema: {
         summary: 'Publish reviews for asynchronous scoring (answers once Kafka acknowledged them)',
+        description: 'Reviews with ground_truth need a key with the label scope.',
+        security: [{ apiKey: [] }],
         body: {
           type: 'object',
           required: ['reviews'],
@@ -264,11 +286,33 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     },
     async (request, reply) => {
       const { reviews } = request.body;
+      if (
+        reviews.some((review) => review.ground_truth !== undefined) &&
+        !hasScope(request.principal, 'label')
+      ) {
+        return reply.status(403).send({
+          statusCode: 403,
+          error: 'Forbidden',
+          code: 'SCOPE_MISSING',
+          message: 'reviews with ground_truth need an API key with scope label',
+        });
+      }
       checkTexts(
         reviews.map((review) => review.text),
         limits,
         'reviews[].text',
       );
+      if (reviewsInFlight + reviews.length > limits.maxReviewsInFlight) {
+        return reply
+          .status(503)
+          .header('retry-after', '1')
+          .send({
+            statusCode: 503,
+            error: 'Service Unavailable',
+            code: 'OVERLOADED',
+            message: `${reviewsInFlight} reviews are waiting for Kafka; retry later`,
+          });
+      }
       const events = reviews.map((review) => {
         const reviewId = review.review_id ?? randomUUID();
         return {
@@ -284,16 +328,19 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
           },
         };
       });
+      reviewsInFlight += events.length;
       try {
         await deps.publishReviews(events);
       } catch (error) {
         deps.logger?.error({ err: error }, 'publishing reviews failed');
-        return reply.status(503).send({
+        return reply.status(503).header('retry-after', '5').send({
           statusCode: 503,
           error: 'Service Unavailable',
           code: 'KAFKA_UNAVAILABLE',
           message: 'reviews could not be published; retry later',
         });
+      } finally {
+        reviewsInFlight -= events.length;
       }
       return reply.status(202).send({
         review_ids: events.map((e) => e.value.reviewId),
@@ -302,7 +349,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     },
   );
 
-  app.get('/v1/model', async (_request, reply) => {
+  app.get('/v1/model', { config: { scope: 'predict' } }, async (_request, reply) => {
     const model = deps.model();
     if (!model)
       return reply
@@ -332,8 +379,11 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
       .send({ ready, checks, publisher, model: deps.model()?.version ?? null });
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
+  app.get(
+    '/metrics',
+    { config: { scope: 'metrics' }, schema: { hide: true } },
+    async (_request, reply) =>
+      reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
   );
 
   return app;

@@ -1,4 +1,11 @@
-import { type Env, intField, parseConfig, processConfigFields, stringField } from '#shared/common';
+import {
+  type Env,
+  boolField,
+  intField,
+  parseConfig,
+  processConfigFields,
+  stringField,
+} from '#shared/common';
 import { backboneConfigFields } from '#shared/kafka';
 import { modelConfigFields } from '#shared/model';
 
@@ -30,6 +37,41 @@ export const gatewayConfigSchema = {
       default: 100_000,
       min: 1,
     },
+  ),
+  apiKeysFile: stringField(
+    'GATEWAY_API_KEYS_FILE',
+    'API keys (JSON, sha256 of each key, scopes; re-read on change). Empty: no keys, so only anonymous calls allowed by the options below',
+    { default: '' },
+  ),
+  anonymousPredict: boolField(
+    'GATEWAY_ANONYMOUS_PREDICT',
+    'Allow /v1/predict and /v1/model without a key (the local stack turns it on)',
+    { default: false },
+  ),
+  anonymousMetrics: boolField(
+    'GATEWAY_ANONYMOUS_METRICS',
+    '/metrics for every client; otherwise loopback clients and admin keys only',
+    { default: false },
+  ),
+  rateLimitPerMinute: intField(
+    'GATEWAY_RATE_LIMIT_PER_MINUTE',
+    'Requests per minute per API key without a limit of its own',
+    { default: 6_000, min: 1 },
+  ),
+  anonymousRateLimitPerMinute: intField(
+    'GATEWAY_ANONYMOUS_RATE_LIMIT_PER_MINUTE',
+    'Requests per minute per client address without a key',
+    { default: 600, min: 1 },
+  ),
+  corsOrigins: stringField(
+    'GATEWAY_CORS_ORIGINS',
+    'Comma-separated origins allowed by CORS; empty: none',
+    { default: '' },
+  ),
+  maxReviewsInFlight: intField(
+    'GATEWAY_MAX_REVIEWS_IN_FLIGHT',
+    'Reviews waiting for the Kafka acknowledgement; beyond, /v1/reviews answers 503 with Retry-After',
+    { default: 10_000, min: 1 },
   ),
   publishBatchSize: intField('GATEWAY_PUBLISH_BATCH', 'Predictions per Kafka send', {
     default: 500,

@@ -15,6 +15,7 @@ import { MicroBatcher, ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { DeploymentVerifier, REPO_ROOT } from '#shared/serde';
 import { countRefusedDeployments, createDeploymentHandler } from '#shared/scoring';
+import { ApiKeyRing } from './api-keys.ts';
 import { buildApp } from './app.ts';
 import { parseGatewayConfig } from './config.ts';
 import { PredictionPublisher } from './publisher.ts';
@@ -51,7 +52,27 @@ const app = await buildApp({
   publishReviews: (events) => producer.send('reviews', events),
   kafkaConnected: () => kafkaConnected,
   metrics,
-  limits: { maxTexts: config.maxTexts, maxTextBytes: config.maxTextBytes },
+  limits: {
+    maxTexts: config.maxTexts,
+    maxTextBytes: config.maxTextBytes,
+    maxReviewsInFlight: config.maxReviewsInFlight,
+  },
+  security: {
+    keys:
+      config.apiKeysFile === ''
+        ? ApiKeyRing.of([])
+        : ApiKeyRing.fromFile(resolve(REPO_ROOT, config.apiKeysFile), {
+            onReloadError: (error) => logger.error({ err: error }, 'API key file not reloaded'),
+          }),
+    anonymousPredict: config.anonymousPredict,
+    anonymousMetrics: config.anonymousMetrics,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    anonymousRateLimitPerMinute: config.anonymousRateLimitPerMinute,
+    corsOrigins: config.corsOrigins
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ''),
+  },
   modelName: config.modelName,
   logger,
 });

@@ -8,8 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { ScoredBatch } from '#shared/model';
 import type { BatchHandler, ConsumedEvent, Rejection } from '#shared/runner';
 import type { Review } from '#shared/serde';
-import { toPrediction } from '#shared/scoring';
-import { checkReviewText } from './review-text.ts';
+import { checkReview, toPrediction } from '#shared/scoring';
 
 export interface ReviewHandlerDeps {
   readonly score: (texts: readonly string[]) => Promise<ScoredBatch>;
@@ -26,7 +25,7 @@ export function createReviewHandler(deps: ReviewHandlerDeps): BatchHandler<Revie
     const rejected: Rejection<Review>[] = [];
     const valid: ConsumedEvent<Review>[] = [];
     for (const event of events) {
-      const problem = checkReviewText(event.event.text, deps.maxTextBytes);
+      const problem = checkReview(event.event, deps.maxTextBytes);
       if (problem) rejected.push({ event, error: problem });
       else valid.push(event);
     }

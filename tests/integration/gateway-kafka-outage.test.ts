@@ -5,6 +5,7 @@ import { createLogger, createMetricsRegistry } from '#shared/common';
 import { MicroBatcher, ModelHost } from '#shared/model';
 import { buildApp } from '../../services/gateway/app.ts';
 import { PredictionPublisher } from '../../services/gateway/publisher.ts';
+import { authHeaders, testSecurity } from '../support/gateway.ts';
 import type { Admin } from 'kafkajs';
 import { NODE_IDS, healCluster, killNode, startAllNodes } from '../support/kafka-cluster.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
@@ -48,7 +49,8 @@ describe('gateway while Kafka is unavailable', () => {
       publishReviews: (events) => kafka.producer.send('reviews', events),
       kafkaConnected: () => true,
       metrics,
-      limits: { maxTexts: 16, maxTextBytes: 5_000 },
+      limits: { maxTexts: 16, maxTextBytes: 5_000, maxReviewsInFlight: 10_000 },
+      security: testSecurity(),
       modelName: 'sentiment',
     });
   });
@@ -82,6 +84,7 @@ describe('gateway while Kafka is unavailable', () => {
       ];
       const response = await app.inject({
         method: 'POST',
+        headers: authHeaders(),
         url: '/v1/predict',
         payload: { texts: batch },
       });

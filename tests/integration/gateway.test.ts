@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MicroBatcher, ModelHost } from '#shared/model';
 import { buildApp } from '../../services/gateway/app.ts';
-import { gatewayHarness } from '../support/gateway.ts';
+import { authHeaders, gatewayHarness } from '../support/gateway.ts';
 import { COMPACT_MODEL_DIR, copyModelAsVersion, parityCases, softmax } from '../support/model.ts';
 
 describe('gateway with the real model (app.inject)', () => {
@@ -25,6 +25,7 @@ describe('gateway with the real model (app.inject)', () => {
     const cases = parityCases();
     const response = await app.inject({
       method: 'POST',
+      headers: authHeaders(),
       url: '/v1/predict',
       payload: { texts: cases.slice(0, 8).map((c) => c.text), return_embedding: true },
     });
@@ -56,6 +57,7 @@ describe('gateway with the real model (app.inject)', () => {
       while (running) {
         const response = await app.inject({
           method: 'POST',
+          headers: authHeaders(),
           url: '/v1/predict',
           payload: { texts: ['a fine film'] },
         });
@@ -72,6 +74,8 @@ describe('gateway with the real model (app.inject)', () => {
     expect(versions).toContain('gateway-swap');
     // Requests started after the swap are all served by the new version.
     expect(versions.slice(-10).every((version) => version === 'gateway-swap')).toBe(true);
-    expect((await app.inject('/v1/model')).json().version).toBe('gateway-swap');
+    expect((await app.inject({ url: '/v1/model', headers: authHeaders() })).json().version).toBe(
+      'gateway-swap',
+    );
   });
 });

@@ -64,6 +64,10 @@ export function testStackProcessEnv(extra: Record<string, string> = {}): NodeJS.
     BOOTSTRAP_MODEL_DIR: TEST_MODEL_DIR,
     DEPLOYMENT_SIGNING_KEY_FILE,
     DEPLOYMENT_TRUSTED_KEYS_FILE,
+    // As the local stack: predictions without a key, writes and labels with one.
+    GATEWAY_API_KEYS_FILE: resolve(TEST_STACK_ENV.STACK_DIR, 'secrets/api-keys.json'),
+    GATEWAY_ANONYMOUS_PREDICT: 'true',
+    GATEWAY_ANONYMOUS_RATE_LIMIT_PER_MINUTE: '1000000',
     ...extra,
   };
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelInfo } from '#shared/model';
 import { buildApp } from '../../services/gateway/app.ts';
-import { gatewayHarness } from '../support/gateway.ts';
+import { authHeaders, gatewayHarness } from '../support/gateway.ts';
 
 const model = {
   name: 'sentiment',
@@ -35,12 +35,12 @@ describe('gateway request validation (app.inject)', () => {
     [
       'text too long',
       JSON.stringify({ texts: ['ok', 'é'.repeat(501)] }),
-      /texts\[1\] is 1002 bytes, over the limit of 1000/,
+      /texts\[1\]: text is 1002 bytes, over the limit of 1000/,
     ],
     [
       'whitespace text',
       JSON.stringify({ texts: ['   '] }),
-      /texts\[0\] is empty or whitespace only/,
+      /texts\[0\]: text is empty or whitespace only/,
     ],
     ['number instead of string', JSON.stringify({ texts: [42] }), /texts\/0 must be string/],
     ['string instead of list', JSON.stringify({ texts: 'hello' }), /texts must be array/],
@@ -53,11 +53,58 @@ describe('gateway request validation (app.inject)', () => {
     ['malformed JSON', '{"texts": ["unterminated', /JSON/i],
   ];
 
+  // The texts inference would dead-letter: the same rule (#shared/scoring checkText) on both
+  // routes, so /v1/reviews never answers 202 for a review that cannot be scored.
+  const unscoreable: [string, string, string][] = [
+    ['a literal U+FFFD', 'fine \uFFFD film', 'TEXT_INVALID_UTF8'],
+    ['a lone surrogate', 'fine \uD800 film', 'TEXT_INVALID_UTF8'],
+    ['zero-width characters only', '\u200B\u200C\u200D\uFEFF\u2060', 'TEXT_NO_VISIBLE_CHARACTERS'],
+    [
+      'format and combining characters only',
+      '\u200E\u0301\u034F \u3164',
+      'TEXT_NO_VISIBLE_CHARACTERS',
+    ],
+  ];
+
+  it.each(unscoreable)('answers 400 on both routes for %s', async (_name, text, code) => {
+    const predict = await app.inject({
+      method: 'POST',
+      url: '/v1/predict',
+      headers: authHeaders(),
+      payload: { texts: [text] },
+    });
+    expect(predict.statusCode).toBe(400);
+    expect(predict.json().code).toBe(code);
+    const reviews = await app.inject({
+      method: 'POST',
+      url: '/v1/reviews',
+      headers: authHeaders(),
+      payload: { reviews: [{ text }] },
+    });
+    expect(reviews.statusCode).toBe(400);
+    expect(reviews.json().code).toBe(code);
+  });
+
+  it('rejects empty review_id and source', async () => {
+    for (const review of [
+      { text: 'fine', review_id: '' },
+      { text: 'fine', source: '' },
+    ]) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/reviews',
+        headers: authHeaders(),
+        payload: { reviews: [review] },
+      });
+      expect(response.statusCode).toBe(400);
+    }
+  });
+
   it.each(cases)('answers 400 with a reason: %s', async (_name, payload, reason) => {
     const response = await app.inject({
       method: 'POST',
       url: '/v1/predict',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...authHeaders(), 'content-type': 'application/json' },
       payload,
     });
     expect(response.statusCode).toBe(400);
@@ -67,6 +114,7 @@ describe('gateway request validation (app.inject)', () => {
   it('validates the async review path the same way', async () => {
     const response = await app.inject({
       method: 'POST',
+      headers: authHeaders(),
       url: '/v1/reviews',
       payload: { reviews: [{ text: 'fine', ground_truth: 'MAYBE' }] },
     });
@@ -85,8 +133,14 @@ describe('gateway readiness', () => {
     expect(notReady.statusCode).toBe(503);
     expect(notReady.json().checks.model).toBe(false);
     expect(
-      (await app.inject({ method: 'POST', url: '/v1/predict', payload: { texts: ['x'] } }))
-        .statusCode,
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/v1/predict',
+          headers: authHeaders(),
+          payload: { texts: ['x'] },
+        })
+      ).statusCode,
     ).toBe(503);
     harness.setModel(model);
     const ready = await app.inject('/ready');
@@ -100,6 +154,7 @@ describe('gateway readiness', () => {
     const app = await buildApp(harness.deps);
     const response = await app.inject({
       method: 'POST',
+      headers: authHeaders(),
       url: '/v1/reviews',
       payload: {
         reviews: [{ text: 'great', review_id: 'r-9', ground_truth: 'POSITIVE' }, { text: 'meh' }],
