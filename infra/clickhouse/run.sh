@@ -9,7 +9,8 @@
 #   infra/clickhouse/run.sh status   prints running/stopped; exit 0 when running, 3 when not
 #
 # Environment: STACK_DIR (default var, relative to the repo root), CLICKHOUSE_HTTP_PORT (8123),
-# CLICKHOUSE_TCP_PORT (9000), CLICKHOUSE_ANALYST_PASSWORD (analyst). Listens on 127.0.0.1 only.
+# CLICKHOUSE_TCP_PORT (9000), CLICKHOUSE_ANALYST_PASSWORD (analyst),
+# CLICKHOUSE_ANALYST_MAX_EXECUTION_TIME (300 s). Listens on 127.0.0.1 only.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -104,7 +105,8 @@ write_config() {
     "LOG_DIR=$LOG_DIR" "DATA_DIR=$DATA_DIR" "TMP_DIR=$TMP_DIR" \
     "HTTP_PORT=$HTTP_PORT" "TCP_PORT=$TCP_PORT"
   (umask 077 && render "$TEMPLATE_DIR/users.xml.template" "$ETC_DIR/users.xml" \
-    "ANALYST_PASSWORD_SHA256=$hash")
+    "ANALYST_PASSWORD_SHA256=$hash" \
+    "ANALYST_MAX_EXECUTION_TIME=${CLICKHOUSE_ANALYST_MAX_EXECUTION_TIME:-300}")
 }
 
 print_error_log() {

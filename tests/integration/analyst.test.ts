@@ -691,4 +691,42 @@ describe('analyst access: views, documented queries, read-only user', () => {
 
     expect(await snapshot()).toEqual(before);
   });
+
+  it('stops a long analyst query at the time limit and a memory-hungry one at the memory cap', async () => {
+    // The test stack sets the analyst's limit to 5 s (CLICKHOUSE_ANALYST_MAX_EXECUTION_TIME;
+    // 300 s elsewhere). Without it this scan of an endless table never returns.
+    const started = Date.now();
+    const endless = await failureOf(
+      analyst
+        .query({
+          query: 'SELECT count() FROM system.numbers WHERE sipHash64(number) = 0',
+          format: 'JSONEachRow',
+        })
+        .then((result) => result.json()),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    expect(endless).toMatch(/TIMEOUT_EXCEEDED|Timeout exceeded/i);
+    expect(seconds).toBeLessThan(60);
+    // 2 GB per query: an array of 10^9 numbers (8 GB) is refused, not attempted (readonly
+    // users cannot call table functions such as numbers(), hence system.numbers).
+    const hungry = await failureOf(
+      analyst
+        .query({
+          query:
+            'SELECT length(groupArray(number)) FROM (SELECT number FROM system.numbers LIMIT 1000000000)',
+          format: 'JSONEachRow',
+        })
+        .then((result) => result.json()),
+    );
+    expect(hungry).toMatch(/MEMORY_LIMIT_EXCEEDED|Memory limit/i);
+    // The analyst cannot lift either limit for a query.
+    expect(
+      await failureOf(
+        analyst.query({
+          query: 'SELECT 1',
+          clickhouse_settings: { max_execution_time: 100000 },
+        }),
+      ),
+    ).toMatch(/readonly/i);
+  });
 });

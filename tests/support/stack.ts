@@ -14,6 +14,8 @@ export const TEST_STACK_ENV = Object.freeze({
   CLICKHOUSE_TCP_PORT: process.env.TEST_CLICKHOUSE_TCP_PORT ?? '19000',
   SCHEMA_REGISTRY_PORT: process.env.TEST_SCHEMA_REGISTRY_PORT ?? '18081',
   KAFKA_PORT: process.env.TEST_KAFKA_PORT ?? '19092',
+  // The analyst's query time limit, short so the test of it is quick (300 s elsewhere).
+  CLICKHOUSE_ANALYST_MAX_EXECUTION_TIME: '5',
 });
 
 /**
