@@ -1,5 +1,5 @@
 # Entry points. The local stack is a development stand-in (see README "Limits").
-.PHONY: up down status install test test-unit test-integration check gen model model-compact bench demo
+.PHONY: up down status install fuzz-tools test test-unit test-integration check gen model model-compact bench demo
 
 up:             ## install what is missing and start the whole system on the local stack
 	bash infra/local-stack.sh up
@@ -13,14 +13,17 @@ status:
 install:        ## Debian packages, npm ci, Kafka jars through Maven (idempotent)
 	bash infra/local-stack.sh install
 
-test: install   ## all tests; integration tests start their own local stack (var/test-stack)
+test: install fuzz-tools   ## all tests; integration tests start their own local stack (var/test-stack)
 	npx vitest run
 
 test-unit: install
 	npx vitest run --project unit
 
-test-integration: install
+test-integration: install fuzz-tools
 	npx vitest run --project integration
+
+fuzz-tools:     ## the fuzzers' pinned Python tooling in var/venv-fuzz (schemathesis)
+	bash tests/fuzz/setup.sh
 
 check: install  ## static checks run by CI
 	npm run --silent gen:check

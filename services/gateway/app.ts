@@ -15,7 +15,12 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '#shared/common';
 import type { OutgoingEvent } from '#shared/kafka';
@@ -83,7 +88,22 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     // No type coercion: a number where a string belongs is a 400, not silently "42".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
     // Two info lines per request filled disks; requests are logged at debug level instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
+    // A request Node's HTTP parser refuses (bad header, bad framing) gets the same JSON error
+    // body as every other 400, not Fastify's bare "Client Error".
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return socket.destroy(error);
+      const body = JSON.stringify({
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'BAD_REQUEST',
+        message: 'malformed HTTP request',
+      });
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
   });
 
   const requests = new Counter({
@@ -149,6 +169,20 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(securityPlugin, deps.security);
   let reviewsInFlight = 0;
 
+  // Every answer a client can get is in the OpenAPI document (the fuzzer checks each one).
+  const errorSchema = {
+    type: 'object',
+    required: ['statusCode', 'code', 'message'],
+    properties: {
+      statusCode: { type: 'integer' },
+      error: { type: 'string' },
+      code: { type: 'string' },
+      message: { type: 'string' },
+    },
+  } as const;
+  const errors = (...statuses: number[]) =>
+    Object.fromEntries(statuses.map((status) => [status, errorSchema]));
+
   const resultSchema = {
     type: 'object',
     properties: {
@@ -182,6 +216,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
           },
         },
         response: {
+          ...errors(400, 401, 403, 413, 415, 429, 503),
           200: {
             type: 'object',
             properties: {
@@ -259,6 +294,16 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
         summary: 'Publish reviews for asynchronous scoring (answers once Kafka acknowledged them)',
         description: 'Reviews with ground_truth need a key with the label scope.',
         security: [{ apiKey: [] }],
+        response: {
+          ...errors(400, 401, 403, 413, 415, 429, 503),
+          202: {
+            type: 'object',
+            properties: {
+              review_ids: { type: 'array', items: { type: 'string' } },
+              event_ids: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
         body: {
           type: 'object',
           required: ['reviews'],
@@ -349,35 +394,95 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     },
   );
 
-  app.get('/v1/model', { config: { scope: 'predict' } }, async (_request, reply) => {
-    const model = deps.model();
-    if (!model)
+  app.get(
+    '/v1/model',
+    {
+      config: { scope: 'predict' },
+      schema: {
+        summary: 'The serving model',
+        security: [{ apiKey: [] }],
+        response: {
+          400: errorSchema,
+          401: errorSchema,
+          403: errorSchema,
+          429: errorSchema,
+          503: errorSchema,
+          200: {
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              version: { type: 'string' },
+              labels: { type: 'array', items: { type: 'string' } },
+              max_length: { type: 'integer' },
+              hidden_size: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async (_request, reply) => {
+      const model = deps.model();
+      if (!model)
+        return reply.status(503).send({
+          statusCode: 503,
+          error: 'Service Unavailable',
+          code: 'MODEL_NOT_READY',
+          message: 'no model loaded yet',
+        });
+      return {
+        name: model.name,
+        version: model.version,
+        labels: model.labels,
+        max_length: model.maxLength,
+        hidden_size: model.hiddenSize,
+      };
+    },
+  );
+
+  app.get(
+    '/health',
+    {
+      schema: {
+        summary: 'Liveness',
+        response: {
+          200: { type: 'object', properties: { status: { type: 'string' } } },
+          400: errorSchema,
+        },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  );
+
+  const readySchema = {
+    type: 'object',
+    properties: {
+      ready: { type: 'boolean' },
+      checks: { type: 'object', additionalProperties: { type: 'boolean' } },
+      publisher: { type: 'object', additionalProperties: true },
+      model: { type: ['string', 'null'] },
+    },
+  } as const;
+  app.get(
+    '/ready',
+    {
+      schema: {
+        summary: 'Readiness',
+        response: { 200: readySchema, 400: errorSchema, 503: readySchema },
+      },
+    },
+    async (_request, reply) => {
+      const publisher = deps.publisherStatus();
+      const checks = {
+        model: deps.model() !== undefined,
+        kafka: deps.kafkaConnected() && publisher.kafkaAvailable,
+        publishBuffer: publisher.buffered < publisher.capacity,
+      };
+      const ready = Object.values(checks).every(Boolean);
       return reply
-        .status(503)
-        .send({ statusCode: 503, code: 'MODEL_NOT_READY', message: 'no model loaded yet' });
-    return {
-      name: model.name,
-      version: model.version,
-      labels: model.labels,
-      max_length: model.maxLength,
-      hidden_size: model.hiddenSize,
-    };
-  });
-
-  app.get('/health', async () => ({ status: 'ok' }));
-
-  app.get('/ready', async (_request, reply) => {
-    const publisher = deps.publisherStatus();
-    const checks = {
-      model: deps.model() !== undefined,
-      kafka: deps.kafkaConnected() && publisher.kafkaAvailable,
-      publishBuffer: publisher.buffered < publisher.capacity,
-    };
-    const ready = Object.values(checks).every(Boolean);
-    return reply
-      .status(ready ? 200 : 503)
-      .send({ ready, checks, publisher, model: deps.model()?.version ?? null });
-  });
+        .status(ready ? 200 : 503)
+        .send({ ready, checks, publisher, model: deps.model()?.version ?? null });
+    },
+  );
 
   app.get(
     '/metrics',
