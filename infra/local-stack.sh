@@ -8,7 +8,11 @@
 #   infra/local-stack.sh down                stop everything this stack started (idempotent)
 #   infra/local-stack.sh status              show what runs
 #   infra/local-stack.sh install             apt packages + npm ci + Kafka jars (Maven)
+#   infra/local-stack.sh rotate-logs         rotate the logs over LOG_MAX_MB now
 #
+# Logs ($STACK_DIR/logs) are rotated by copy-and-truncate once they pass LOG_MAX_MB (50),
+# keeping LOG_KEEP (3) gzipped generations: at every `up`, then every minute by a watcher
+# that `up` starts and `down` stops (writers append, so truncation needs no restart).
 # State, logs and pid files live under $STACK_DIR (default var/); restarts keep the data.
 # Ports: KAFKA_PORT (9092; brokers on 9092-9094, controllers on 9095-9097),
 # CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), SCHEMA_REGISTRY_PORT (8081). The
@@ -122,7 +126,9 @@ up() {
   local infra_only=false
   [[ "${1:-}" == "--infra-only" ]] && infra_only=true
   install_deps
-  mkdir -p "$STACK_DIR"
+  mkdir -p "$STACK_DIR" "$LOG_DIR"
+  rotate_logs
+  start_log_rotation
   # The registry's deployment signing key pair (kept across restarts; see docs/security.md).
   log "$(node --import tsx scripts/deployment-keys.ts "$STACK_DIR/secrets")"
   # The gateway's API keys: one development key of scope admin (docs/security.md).
@@ -145,6 +151,7 @@ up() {
 }
 
 down() {
+  stop_pid "$PID_DIR/log-rotation.pid" "log rotation"
   for name in $(app_services); do stop_pid "$PID_DIR/$name.pid" "$name"; done
   stop_pid "$PID_DIR/schema-registry.pid" "schema registry"
   bash infra/kafka/run.sh stop
@@ -167,10 +174,44 @@ status() {
   done
 }
 
+rotate_logs() {
+  local max_bytes=$(( ${LOG_MAX_MB:-50} * 1024 * 1024 )) keep="${LOG_KEEP:-3}" file size i
+  for file in "$LOG_DIR"/*.log; do
+    [[ -f "$file" ]] || continue
+    size="$(stat -c %s "$file")"
+    (( size > max_bytes )) || continue
+    for ((i = keep - 1; i >= 1; i--)); do
+      [[ -f "$file.$i.gz" ]] && mv -f "$file.$i.gz" "$file.$((i + 1)).gz"
+    done
+    rm -f "$file.$((keep + 1)).gz"
+    # Copy then truncate: the writers hold the file open in append mode and go on writing.
+    gzip -c "$file" >"$file.1.gz"
+    : >"$file"
+  done
+}
+
+start_log_rotation() {
+  local pidfile="$PID_DIR/log-rotation.pid"
+  is_running "$pidfile" && return
+  mkdir -p "$PID_DIR" "$LOG_DIR"
+  (
+    # sleep in the background and wait: bash runs the TERM trap at once, not after the sleep.
+    trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+    while true; do
+      sleep 60 &
+      nap=$!
+      wait "$nap"
+      rotate_logs || true
+    done
+  ) >/dev/null 2>&1 &
+  echo $! >"$pidfile"
+}
+
 case "${1:-}" in
   up) shift; up "$@" ;;
+  rotate-logs) rotate_logs ;;
   down) down ;;
   status) status ;;
   install) install_deps ;;
-  *) echo "usage: $0 up [--infra-only] | down | status | install" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--infra-only] | down | status | install | rotate-logs" >&2; exit 2 ;;
 esac
