@@ -19,6 +19,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   LogController,
 } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -38,6 +39,11 @@ export interface GatewayLimits {
   readonly maxTextBytes: number;
   /** Reviews accepted but not yet acknowledged by Kafka; beyond: 503 with Retry-After. */
   readonly maxReviewsInFlight: number;
+  /**
+   * Texts waiting for or in the model; beyond, /v1/predict sheds load with 503 and
+   * Retry-After instead of queueing without bound (memory and latency). Default unbounded.
+   */
+  readonly maxTextsInFlight?: number;
 }
 
 export interface GatewayDeps {
@@ -168,6 +174,14 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   await app.register(securityPlugin, deps.security);
   let reviewsInFlight = 0;
+  let textsInFlight = 0;
+  const overloaded = (reply: FastifyReply, message: string) =>
+    reply.status(503).header('retry-after', '1').send({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: 'OVERLOADED',
+      message,
+    });
 
   // Every answer a client can get is in the OpenAPI document (the fuzzer checks each one).
   const errorSchema = {
@@ -242,8 +256,18 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
           message: 'no model loaded yet',
         });
       }
+      if (textsInFlight + texts.length > (limits.maxTextsInFlight ?? Infinity)) {
+        return overloaded(reply, `${textsInFlight} texts are waiting for the model; retry later`);
+      }
       const started = performance.now();
-      const { model, results } = await deps.score(texts);
+      textsInFlight += texts.length;
+      let scoredBatch: ScoredBatch;
+      try {
+        scoredBatch = await deps.score(texts);
+      } finally {
+        textsInFlight -= texts.length;
+      }
+      const { model, results } = scoredBatch;
       const latencyMs = performance.now() - started;
       textsScored.inc(texts.length);
       const timestamp = now();

@@ -73,6 +73,11 @@ export const gatewayConfigSchema = {
     'Reviews waiting for the Kafka acknowledgement; beyond, /v1/reviews answers 503 with Retry-After',
     { default: 10_000, min: 1 },
   ),
+  maxTextsInFlight: intField(
+    'GATEWAY_MAX_TEXTS_IN_FLIGHT',
+    'Texts waiting for or in the model; beyond, /v1/predict answers 503 with Retry-After (load shedding)',
+    { default: 2_048, min: 1 },
+  ),
   publishBatchSize: intField('GATEWAY_PUBLISH_BATCH', 'Predictions per Kafka send', {
     default: 500,
     min: 1,

@@ -56,6 +56,7 @@ const app = await buildApp({
     maxTexts: config.maxTexts,
     maxTextBytes: config.maxTextBytes,
     maxReviewsInFlight: config.maxReviewsInFlight,
+    maxTextsInFlight: config.maxTextsInFlight,
   },
   security: {
     keys:

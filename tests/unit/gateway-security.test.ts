@@ -158,6 +158,37 @@ describe('gateway access control', () => {
     await app.close();
   });
 
+  it('sheds /v1/predict load with 503 and Retry-After past maxTextsInFlight', async () => {
+    let release: () => void = () => undefined;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const harness = gatewayHarness(async (texts) => {
+      await stuck;
+      return score(texts);
+    }, model);
+    const app = await buildApp({
+      ...harness.deps,
+      limits: { ...harness.deps.limits, maxTextsInFlight: 4 },
+    });
+    const request = (n: number) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/predict',
+        headers: authHeaders('predict'),
+        payload: { texts: Array.from({ length: n }, (_, i) => `text ${i}`) },
+      });
+    const waiting = request(3);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const shed = await request(2);
+    expect(shed.statusCode).toBe(503);
+    expect(shed.json().code).toBe('OVERLOADED');
+    expect(shed.headers['retry-after']).toBe('1');
+    release();
+    expect((await waiting).statusCode).toBe(200);
+    // The capacity is back once the batch is answered.
+    expect((await request(4)).statusCode).toBe(200);
+    await app.close();
+  });
+
   it('sends security headers; CORS closed unless origins are configured', async () => {
     const closed = await gateway();
     const response = await closed.app.inject({
