@@ -10,7 +10,7 @@
  * on a free loopback port, with an admin key (every route reachable) and once anonymously.
  * Bounded for CI: GATEWAY_FUZZ_EXAMPLES examples per operation (default 40), fixed seed.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -24,8 +24,12 @@ import { REPO_ROOT } from '../support/stack.ts';
 const SCHEMATHESIS = join(REPO_ROOT, 'var/venv-fuzz/bin/schemathesis');
 const EXAMPLES = process.env.GATEWAY_FUZZ_EXAMPLES ?? '40';
 
-function fuzz(url: string, headers: Record<string, string>): { status: number; output: string } {
-  const result = spawnSync(
+/** Runs schemathesis asynchronously: the gateway under test answers from this process. */
+function fuzz(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; output: string }> {
+  const child = spawn(
     SCHEMATHESIS,
     [
       'run',
@@ -48,12 +52,20 @@ function fuzz(url: string, headers: Record<string, string>): { status: number; o
       ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
     ],
     {
-      encoding: 'utf8',
-      timeout: 240_000,
       env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false', PYTHONUNBUFFERED: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  return { status: result.status ?? -1, output: `${result.stdout}\n${result.stderr}` };
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, output });
+    }),
+  );
 }
 
 describe('gateway fuzzing (schemathesis against the OpenAPI document)', () => {
@@ -80,8 +92,8 @@ describe('gateway fuzzing (schemathesis against the OpenAPI document)', () => {
     await host?.close();
   });
 
-  it('with an admin key: no 5xx, every answer documented and matching its schema', () => {
-    const { status, output } = fuzz(url, authHeaders('admin'));
+  it('with an admin key: no 5xx, every answer documented and matching its schema', async () => {
+    const { status, output } = await fuzz(url, authHeaders('admin'));
     console.log(output.split('\n').slice(-25).join('\n'));
     expect(status, output).toBe(0);
     // Every operation was exercised, not skipped.
@@ -89,8 +101,8 @@ describe('gateway fuzzing (schemathesis against the OpenAPI document)', () => {
     expect(output).toMatch(/POST \/v1\/reviews/);
   }, 300_000);
 
-  it('without a key: refused with documented 401s, never a 5xx', () => {
-    const { status, output } = fuzz(url, {});
+  it('without a key: refused with documented 401s, never a 5xx', async () => {
+    const { status, output } = await fuzz(url, {});
     console.log(output.split('\n').slice(-15).join('\n'));
     expect(status, output).toBe(0);
   }, 300_000);
