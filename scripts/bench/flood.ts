@@ -25,7 +25,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '60' },
     factor: { type: 'string', default: '2' },
-    port: { type: 'string', default: '28081' },
+    port: { type: 'string', default: '28091' },
     model: { type: 'string', default: 'models/sentiment-minilm' },
   },
 });
