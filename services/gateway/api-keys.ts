@@ -19,8 +19,8 @@
  * trust than submitting text), `admin` (everything, and /metrics from off the host).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { AppError } from '#shared/common';
+import { readFileSync } from 'node:fs';
+import { AppError, fileStamp } from '#shared/common';
 
 export const SCOPES = ['predict', 'submit', 'label', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -149,10 +149,7 @@ export class ApiKeyRing {
   /** Keys from a file, re-read when it changes (at most one check a second). */
   static fromFile(path: string, options: ApiKeyRingOptions = {}): ApiKeyRing {
     const now = options.now ?? Date.now;
-    const stamp = () => {
-      const stats = statSync(path);
-      return `${stats.mtimeMs}:${stats.size}`;
-    };
+    const stamp = () => fileStamp(path);
     const read = () => {
       try {
         return parseApiKeys(readFileSync(path, 'utf8'));

@@ -3,6 +3,7 @@
  * deep inside a module), against a schema of typed fields with defaults. Every problem is
  * reported at once in a single ConfigError, and the result is frozen.
  */
+import { statSync } from 'node:fs';
 import { ConfigError } from './errors.ts';
 
 export interface ConfigField<T> {
@@ -202,3 +203,12 @@ export const processConfigFields = {
     min: 1,
   }),
 };
+
+/**
+ * What identifies a version of a file cheaply (modification time and size): files re-read on
+ * change (API keys, trusted deployment keys) compare it instead of reading the file.
+ */
+export function fileStamp(path: string): string {
+  const stats = statSync(path);
+  return `${stats.mtimeMs}:${stats.size}`;
+}

@@ -26,8 +26,8 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { AppError } from '#shared/common';
+import { readFileSync } from 'node:fs';
+import { AppError, fileStamp } from '#shared/common';
 import type { Deployment } from './events.generated.ts';
 
 const SCHEME = 'ed25519';
@@ -154,10 +154,7 @@ export class DeploymentVerifier {
   }
 
   static fromFile(path: string): DeploymentVerifier {
-    const stamp = () => {
-      const stats = statSync(path);
-      return `${stats.mtimeMs}:${stats.size}`;
-    };
+    const stamp = () => fileStamp(path);
     let seen = stamp();
     const initial = parseTrustedKeys(readKeyFile(path, 'trusted deployment keys'));
     return new DeploymentVerifier(initial, () => {
