@@ -14,7 +14,9 @@
 # keeping LOG_KEEP (3) gzipped generations: at every `up`, then every minute by a watcher
 # that `up` starts and `down` stops (writers append, so truncation needs no restart).
 # State, logs and pid files live under $STACK_DIR (default var/); restarts keep the data.
-# Ports: KAFKA_PORT (9092; brokers on 9092-9094, controllers on 9095-9097),
+# Ports: KAFKA_PORT (9092; brokers on 9092-9094, controllers on 9095-9097, broker-to-broker
+# on 9098-9100; clients log in with SASL/SCRAM as their catalogue principal, see
+# docs/security.md),
 # CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_TCP_PORT (9000), SCHEMA_REGISTRY_PORT (8081). The
 # bootstrap list is written to $STACK_DIR/kafka/bootstrap.
 set -euo pipefail
@@ -31,8 +33,9 @@ REGISTRY_DIR="$STACK_DIR/schema-registry"
 PID_DIR="$STACK_DIR/pids"
 LOG_DIR="$STACK_DIR/logs"
 APT_PACKAGES=(clickhouse-server clickhouse-client make docker-compose)
-# Kafka's runtime (Java 17+) and the tool that fetches it; installed only when missing.
-JAVA_APT_PACKAGES=(openjdk-17-jre-headless maven)
+# Kafka's runtime (Java 17+; the JDK, as infra/kafka/ScramUsers.java runs from source) and
+# the tool that fetches it; installed only when missing.
+JAVA_APT_PACKAGES=(openjdk-17-jdk-headless maven)
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -64,7 +67,7 @@ install_deps() {
   for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
-  if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then missing+=("${JAVA_APT_PACKAGES[@]}"); fi
+  if ! command -v javac >/dev/null || ! command -v mvn >/dev/null; then missing+=("${JAVA_APT_PACKAGES[@]}"); fi
   if ((${#missing[@]})); then
     log "installing Debian packages: ${missing[*]}"
     local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
@@ -83,12 +86,20 @@ install_deps() {
 }
 
 start_kafka() {
+  # One password per Kafka principal of the catalogue (kept across restarts); run.sh start
+  # makes them the brokers' SCRAM users.
+  log "$(node --import tsx scripts/kafka-access.ts passwords "$STACK_DIR/secrets/kafka")"
   bash infra/kafka/run.sh start
-  # The catalogue's topics through the admin API (the docker-compose init runs the same).
+  # The catalogue's topics and ACLs through the admin API, as `admin` (the docker-compose
+  # init runs the same).
   KAFKA_BROKERS="$(cat "$KAFKA_DIR/bootstrap")" KAFKA_EXPECTED_BROKERS=3 \
     node --import tsx scripts/create-topics.ts >>"$LOG_DIR/create-topics.log" 2>&1 \
     || { tail -20 "$LOG_DIR/create-topics.log" >&2; die "topic creation failed"; }
   log "topics: $(tail -1 "$LOG_DIR/create-topics.log")"
+  KAFKA_BROKERS="$(cat "$KAFKA_DIR/bootstrap")" \
+    node --import tsx scripts/kafka-access.ts acls >>"$LOG_DIR/kafka-access.log" 2>&1 \
+    || { tail -20 "$LOG_DIR/kafka-access.log" >&2; die "setting the Kafka ACLs failed"; }
+  log "$(tail -1 "$LOG_DIR/kafka-access.log")"
 }
 
 start_registry() {

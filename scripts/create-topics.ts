@@ -2,7 +2,8 @@
  * Creates the topics of topics/catalogue.json that the cluster lacks (the logic lives in
  * `#shared/kafka`, topics.ts). Run by the local stack (infra/local-stack.sh) and by the
  * docker-compose `init` service before schema registration:
- *   KAFKA_BROKERS=kafka:9092 node --import tsx scripts/create-topics.ts
+ *   KAFKA_BROKERS=kafka:9092 KAFKA_USERNAME=admin KAFKA_PASSWORD_FILE=... \
+ *     node --import tsx scripts/create-topics.ts
  * It first waits until KAFKA_EXPECTED_BROKERS brokers are registered (default 1; the local
  * stack's 3-node cluster passes 3), so a cluster still starting never gets topics with
  * reduced replication.
@@ -16,13 +17,21 @@ import {
   parseConfig,
   type Env,
 } from '#shared/common';
-import { createKafka, createTopics, waitForBrokers, withLocalStackDefaults } from '#shared/kafka';
+import {
+  createKafka,
+  createTopics,
+  kafkaSecurityConfigFields,
+  kafkaSecurityOf,
+  waitForBrokers,
+  withLocalStackDefaults,
+} from '#shared/kafka';
 import { loadCatalogue } from '#shared/serde';
 
 async function main(env: Env): Promise<void> {
   const config = parseConfig(
     {
       brokers: listField('KAFKA_BROKERS', 'Kafka bootstrap servers (comma-separated host:port)'),
+      ...kafkaSecurityConfigFields,
       expectedBrokers: intField('KAFKA_EXPECTED_BROKERS', 'Brokers to wait for', {
         default: 1,
         min: 1,
@@ -32,10 +41,13 @@ async function main(env: Env): Promise<void> {
         default: 'warn',
       }),
     },
-    withLocalStackDefaults(env),
+    withLocalStackDefaults(env, 'admin'),
   );
   const logger = createLogger('create-topics', config.logLevel);
-  const admin = createKafka({ brokers: config.brokers, clientId: 'create-topics' }, logger).admin();
+  const admin = createKafka(
+    { brokers: config.brokers, clientId: 'create-topics', ...kafkaSecurityOf(config) },
+    logger,
+  ).admin();
   await admin.connect();
   try {
     await waitForBrokers(admin, config.expectedBrokers, config.waitMs);

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLogger, createMetricsRegistry, sleep } from '#shared/common';
 import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
-import { createBackbone } from '#shared/kafka';
+import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { REPO_ROOT, type Review, type TopicName, type TopicValues } from '#shared/serde';
 import { SST2_DEV, readSst2, referenceSentences } from './lib/sst2.ts';
@@ -94,7 +94,7 @@ say(
 
 const logger = createLogger('demo', 'fatal');
 const { kafka, codec, producer } = createBackbone(
-  { kafkaBrokers: env.KAFKA_BROKERS!.split(','), schemaRegistryUrl: env.SCHEMA_REGISTRY_URL! },
+  localAdminBackboneConfig(env),
   'demo',
   logger,
   createMetricsRegistry('demo'),

@@ -9,7 +9,7 @@ import { EventCodec, kafkajsRegistryClient, loadCatalogue, valueSubject } from '
 
 const config = parseConfig(
   { registryUrl: urlField('SCHEMA_REGISTRY_URL', 'Schema registry base URL') },
-  withLocalStackDefaults(process.env),
+  withLocalStackDefaults(process.env, 'admin'),
 );
 const codec = new EventCodec(kafkajsRegistryClient(config.registryUrl), loadCatalogue());
 const ids = await codec.registerAll();

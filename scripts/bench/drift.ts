@@ -29,7 +29,7 @@ import {
   loadDriftReference,
   mulberry32,
 } from '#shared/drift';
-import { createBackbone } from '#shared/kafka';
+import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { type DriftEvent, REPO_ROOT, type Review } from '#shared/serde';
 import { RegistryStore, createClickHouse, migrate, readWindow } from '#shared/store';
@@ -258,7 +258,7 @@ async function endToEnd() {
 
   const logger = createLogger('bench-drift', 'fatal');
   const { kafka, codec, producer } = createBackbone(
-    { kafkaBrokers: env.KAFKA_BROKERS!.split(','), schemaRegistryUrl: env.SCHEMA_REGISTRY_URL! },
+    localAdminBackboneConfig(env),
     'bench-drift',
     logger,
     createMetricsRegistry('bench'),

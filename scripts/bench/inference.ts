@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createLogger, createMetricsRegistry } from '#shared/common';
-import { EventProducer, createKafka } from '#shared/kafka';
+import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
 import { SentimentEngine } from '#shared/model';
-import { EventCodec, REPO_ROOT, kafkajsRegistryClient, loadCatalogue } from '#shared/serde';
+import { REPO_ROOT } from '#shared/serde';
 import { progress, sst2Sentences } from './common.ts';
 import { benchServiceEnv, benchStack, startService } from './stack.ts';
 
@@ -46,12 +46,12 @@ progress('starting the bench stack');
 benchStack('up');
 const baseEnv = benchServiceEnv({ INFERENCE_BATCH_SIZE: String(batchSize), METRICS_PORT: '0' });
 const logger = createLogger('bench', 'fatal');
-const kafka = createKafka(
-  { brokers: baseEnv.KAFKA_BROKERS!.split(','), clientId: 'bench' },
+const { kafka, producer } = createBackbone(
+  localAdminBackboneConfig(baseEnv),
+  'bench',
   logger,
+  createMetricsRegistry('bench'),
 );
-const codec = new EventCodec(kafkajsRegistryClient(baseEnv.SCHEMA_REGISTRY_URL!), loadCatalogue());
-const producer = new EventProducer(kafka, codec, createMetricsRegistry('bench'));
 await producer.connect();
 
 type Delivery = 'at-least-once' | 'exactly-once';

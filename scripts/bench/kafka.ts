@@ -39,7 +39,13 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { createLogger, createMetricsRegistry } from '#shared/common';
-import { type OutgoingEvent, type RawOutgoing, createBackbone, encodeEvents } from '#shared/kafka';
+import {
+  type OutgoingEvent,
+  type RawOutgoing,
+  createBackbone,
+  encodeEvents,
+  localAdminBackboneConfig,
+} from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { type Prediction, REPO_ROOT } from '#shared/serde';
 import { progress, sst2Sentences, table } from './common.ts';
@@ -307,7 +313,7 @@ const brokers = env.KAFKA_BROKERS!;
 const classpath = kafkaClasspath();
 const logger = createLogger('bench-kafka', 'warn', 'stderr');
 const { kafka, codec, producer } = createBackbone(
-  { kafkaBrokers: brokers.split(','), schemaRegistryUrl: env.SCHEMA_REGISTRY_URL! },
+  localAdminBackboneConfig(env),
   'bench-kafka',
   logger,
   createMetricsRegistry('bench-kafka'),

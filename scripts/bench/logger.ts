@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, createMetricsRegistry } from '#shared/common';
 import type { Kafka } from 'kafkajs';
-import { createBackbone } from '#shared/kafka';
+import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
 import { SentimentEngine } from '#shared/model';
 import { type Prediction, REPO_ROOT } from '#shared/serde';
 import {
@@ -217,7 +217,7 @@ async function loggerRound(predictions: readonly Prediction[], run: string): Pro
     ...loggerEnv,
   });
   const { kafka, producer } = createBackbone(
-    { kafkaBrokers: env.KAFKA_BROKERS!.split(','), schemaRegistryUrl: env.SCHEMA_REGISTRY_URL! },
+    localAdminBackboneConfig(env),
     'bench',
     logger,
     createMetricsRegistry('bench'),

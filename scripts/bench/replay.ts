@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { createLogger, createMetricsRegistry } from '#shared/common';
-import { createBackbone } from '#shared/kafka';
+import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
 import type { Review } from '#shared/serde';
 import { createClickHouse, migrate } from '#shared/store';
 import { progress, sst2Sentences, table } from './common.ts';
@@ -78,7 +78,7 @@ const env = benchServiceEnv({
   METRICS_PORT: '0',
 });
 const { kafka, producer } = createBackbone(
-  { kafkaBrokers: env.KAFKA_BROKERS!.split(','), schemaRegistryUrl: env.SCHEMA_REGISTRY_URL! },
+  localAdminBackboneConfig(env),
   'bench-replay',
   quiet,
   createMetricsRegistry('bench'),

@@ -26,7 +26,7 @@ import { DriftDetector } from './detector.ts';
 import { createRoundReporter } from './round-report.ts';
 import { DriftLoop } from './scheduler.ts';
 
-const config = parseDriftConfig(withLocalStackDefaults(process.env));
+const config = parseDriftConfig(withLocalStackDefaults(process.env, 'drift'));
 const logger = createLogger('drift', config.logLevel);
 const metrics = createMetricsRegistry('drift');
 const report = createRoundReporter(metrics, logger);

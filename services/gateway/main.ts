@@ -20,7 +20,7 @@ import { buildApp } from './app.ts';
 import { parseGatewayConfig } from './config.ts';
 import { PredictionPublisher } from './publisher.ts';
 
-const config = parseGatewayConfig(withLocalStackDefaults(process.env));
+const config = parseGatewayConfig(withLocalStackDefaults(process.env, 'gateway'));
 const logger = createLogger('gateway', config.logLevel);
 const metrics = createMetricsRegistry('gateway');
 const { kafka, codec, producer } = createBackbone(config, `gateway-${hostname()}`, logger, metrics);

@@ -15,7 +15,7 @@ import { parseInferenceConfig, transactionalIdOf } from './config.ts';
 import { countRefusedDeployments, createDeploymentHandler } from '#shared/scoring';
 import { createReviewHandler } from './review-handler.ts';
 
-const config = parseInferenceConfig(withLocalStackDefaults(process.env));
+const config = parseInferenceConfig(withLocalStackDefaults(process.env, 'inference'));
 const logger = createLogger('inference', config.logLevel);
 const metrics = createMetricsRegistry('inference');
 const runnerMetrics = createRunnerMetrics(metrics);

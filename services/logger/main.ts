@@ -13,7 +13,7 @@ import { parseLoggerConfig } from './config.ts';
 import { EmbeddingWidths, createPredictionHandler } from './prediction-handler.ts';
 import { createPredictionStore } from './prediction-store.ts';
 
-const config = parseLoggerConfig(withLocalStackDefaults(process.env));
+const config = parseLoggerConfig(withLocalStackDefaults(process.env, 'logger'));
 const logger = createLogger('logger', config.logLevel);
 const metrics = createMetricsRegistry('logger');
 const stored = new Counter({

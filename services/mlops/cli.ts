@@ -113,7 +113,7 @@ async function driftWatchCommand(
 
 async function main(argv: readonly string[]): Promise<void> {
   const line = parseCommandLine(argv);
-  const env: Env = { LOG_LEVEL: 'warn', ...withLocalStackDefaults(process.env) };
+  const env: Env = { LOG_LEVEL: 'warn', ...withLocalStackDefaults(process.env, 'mlops') };
   const { command } = line;
   switch (command.kind) {
     case 'drift.status':

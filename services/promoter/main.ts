@@ -15,7 +15,7 @@ import { createClickHouse, migrate } from '#shared/store';
 import { createCandidateHandler } from './candidate-handler.ts';
 import { parsePromoterConfig } from './config.ts';
 
-const config = parsePromoterConfig(withLocalStackDefaults(process.env));
+const config = parsePromoterConfig(withLocalStackDefaults(process.env, 'promoter'));
 const logger = createLogger('promoter', config.logLevel);
 const metrics = createMetricsRegistry('promoter');
 

@@ -26,7 +26,7 @@ import type { TrainProgress, TrainTaskInput, TrainTaskResult } from './train-tas
 import { createSerialiser, createTriggerHandler } from './trigger-handler.ts';
 import { type Trigger, triggerFromDriftEvent, triggerFromRequest } from './triggers.ts';
 
-const config = parseRetrainerConfig(withLocalStackDefaults(process.env));
+const config = parseRetrainerConfig(withLocalStackDefaults(process.env, 'retrainer'));
 const logger = createLogger('retrainer', config.logLevel);
 const metrics = createMetricsRegistry('retrainer');
 

@@ -28,7 +28,7 @@ import { exampleEvents } from '../support/examples.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { Loop, runCli } from '../support/loop.ts';
 import { startRunner } from '../support/runner.ts';
-import { kafkaBrokers } from '../support/stack.ts';
+import { testKafkaSettings } from '../support/stack.ts';
 
 const PER_TOPIC = Number(process.env.FUZZ_PER_TOPIC ?? '40');
 const run = randomUUID().slice(0, 8);
@@ -108,10 +108,7 @@ describe('Kafka fuzzing: mutated messages on every consumed topic', () => {
 
   beforeAll(async () => {
     kafka = await connectTestKafka();
-    admin = createKafka(
-      { brokers: kafkaBrokers(), clientId: 'fuzz-admin' },
-      createLogger('fuzz', 'fatal'),
-    ).admin();
+    admin = createKafka(testKafkaSettings('fuzz-admin'), createLogger('fuzz', 'fatal')).admin();
     await admin.connect();
     for (const topic of TOPICS) {
       const dlq = `dlq.${topic}` as TopicName;

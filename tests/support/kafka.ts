@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import { createLogger, createMetricsRegistry, type Logger } from '#shared/common';
 import { type EventProducer, createBackbone } from '#shared/kafka';
 import type { EventCodec, Review } from '#shared/serde';
-import { kafkaBrokers, schemaRegistryUrl } from './stack.ts';
+import { testAdminBackboneConfig } from './stack.ts';
 
 export interface TestKafka {
   readonly kafka: Kafka;
@@ -19,7 +19,7 @@ export async function connectTestKafka(
 ): Promise<TestKafka> {
   const logger = createLogger(clientId, process.env.TEST_LOG_LEVEL ?? 'fatal');
   const { kafka, codec, producer } = createBackbone(
-    { kafkaBrokers: kafkaBrokers(), schemaRegistryUrl: schemaRegistryUrl() },
+    testAdminBackboneConfig(),
     clientId,
     logger,
     createMetricsRegistry(clientId),

@@ -14,7 +14,7 @@ import { type Child, startTsProcess, stopProcess } from './processes.ts';
 import { join } from 'node:path';
 import { createLogger } from '#shared/common';
 import { createKafka, pinNewGroupAtEnd } from '#shared/kafka';
-import { REPO_ROOT, TEST_STACK_ENV, kafkaBrokers, testStackProcessEnv } from './stack.ts';
+import { REPO_ROOT, TEST_STACK_ENV, testKafkaSettings, testStackProcessEnv } from './stack.ts';
 
 export interface LoopSettings {
   readonly modelName: string;
@@ -125,10 +125,7 @@ export class Loop {
   /** Pins the groups that have no offsets yet (a restarted service keeps its own). */
   private async startGroupsAtEnd(groups: readonly { groupId: string; topic: string }[]) {
     if (groups.length === 0) return;
-    const kafka = createKafka(
-      { brokers: kafkaBrokers(), clientId: 'loop-setup' },
-      createLogger('loop-setup', 'fatal'),
-    );
+    const kafka = createKafka(testKafkaSettings('loop-setup'), createLogger('loop-setup', 'fatal'));
     for (const { groupId, topic } of groups) await pinNewGroupAtEnd(kafka, groupId, topic);
   }
 

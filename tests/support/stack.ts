@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type KafkaSettings, kafkaSecurityOf, localAdminBackboneConfig } from '#shared/kafka';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -53,6 +54,25 @@ export const DEPLOYMENT_TRUSTED_KEYS_FILE = resolve(
   TEST_STACK_ENV.STACK_DIR,
   'secrets/deployment-trusted.pub',
 );
+
+/**
+ * The test code's own Kafka identity: the `admin` super user (tests create topics, write
+ * every topic and read every group). Services started by tests use their own principals
+ * (withLocalStackDefaults finds their passwords through STACK_DIR).
+ */
+export function testAdminBackboneConfig() {
+  return localAdminBackboneConfig({
+    ...TEST_STACK_ENV,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    SCHEMA_REGISTRY_URL: schemaRegistryUrl(),
+  });
+}
+
+/** Settings for createKafka as the test stack's `admin`. */
+export function testKafkaSettings(clientId: string): KafkaSettings {
+  const config = testAdminBackboneConfig();
+  return { brokers: config.kafkaBrokers, clientId, ...kafkaSecurityOf(config) };
+}
 
 /** Environment for child processes (services, fixtures) that should use the test stack. */
 export function testStackProcessEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

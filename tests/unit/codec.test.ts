@@ -146,6 +146,7 @@ describe('EventCodec', () => {
   it('reports a refused registration as non-retriable', async () => {
     const codec = new EventCodec(new MemoryRegistry(), {
       topics: [{ ...loadCatalogue().topics[0]!, name: 'refused' }],
+      principals: [],
     });
     await expect(codec.schemaIdFor('refused')).rejects.toThrow(SchemaRegistrationError);
   });

@@ -268,6 +268,7 @@ describe('planTopicCreation', () => {
         { ...template, name: 'three', replicationFactor: 3, minInsyncReplicas: 2 },
         { ...template, name: 'one', replicationFactor: 1, minInsyncReplicas: 1 },
       ],
+      principals: [],
     };
     const plan = planTopicCreation(small, [], 1);
     expect(plan.create.map((topic) => [topic.name, topic.replicationFactor])).toEqual([

@@ -5,13 +5,19 @@
 import type { Kafka } from 'kafkajs';
 import { type Logger, type Registry, listField, urlField } from '#shared/common';
 import { EventCodec, kafkajsRegistryClient, loadCatalogue } from '#shared/serde';
-import { createKafka } from './client.ts';
+import {
+  type KafkaSecurityConfig,
+  createKafka,
+  kafkaSecurityConfigFields,
+  kafkaSecurityOf,
+} from './client.ts';
 import { EventProducer } from './producer.ts';
 
 /** Config fields of every service on the backbone. */
 export const backboneConfigFields = {
   kafkaBrokers: listField('KAFKA_BROKERS', 'Kafka bootstrap servers (comma-separated)'),
   schemaRegistryUrl: urlField('SCHEMA_REGISTRY_URL', 'Schema registry base URL'),
+  ...kafkaSecurityConfigFields,
 };
 
 export interface Backbone {
@@ -21,12 +27,18 @@ export interface Backbone {
 }
 
 export function createBackbone(
-  config: { readonly kafkaBrokers: readonly string[]; readonly schemaRegistryUrl: string },
+  config: KafkaSecurityConfig & {
+    readonly kafkaBrokers: readonly string[];
+    readonly schemaRegistryUrl: string;
+  },
   clientId: string,
   logger: Logger,
   metrics: Registry,
 ): Backbone {
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId }, logger);
+  const kafka = createKafka(
+    { brokers: config.kafkaBrokers, clientId, ...kafkaSecurityOf(config) },
+    logger,
+  );
   const codec = new EventCodec(kafkajsRegistryClient(config.schemaRegistryUrl), loadCatalogue());
   const producer = new EventProducer(kafka, codec, metrics, (error) =>
     logger.warn(

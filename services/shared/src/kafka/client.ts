@@ -2,12 +2,29 @@
  * kafkajs client construction: one place for connection settings, retry policy and the
  * bridge from kafkajs's logger to pino; recognising kafkajs protocol errors.
  */
-import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
-import type { Logger } from '#shared/common';
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, type LogEntry, type SASLOptions, type logCreator } from 'kafkajs';
+import { type Logger, ConfigError, boolField, enumField, stringField } from '#shared/common';
+
+export type SaslMechanism = 'scram-sha-512' | 'scram-sha-256';
+
+/** SASL credentials of the client's principal (topics/catalogue.json `principals`). */
+export interface KafkaCredentials {
+  readonly mechanism: SaslMechanism;
+  readonly username: string;
+  readonly password: string;
+}
 
 export interface KafkaSettings {
   readonly brokers: readonly string[];
   readonly clientId: string;
+  /**
+   * Brokers refuse anonymous clients (infra/kafka/run.sh, docker-compose), so every client
+   * that connects has credentials; absent only for clients that never connect (unit tests).
+   */
+  readonly credentials?: KafkaCredentials;
+  /** TLS to the brokers (SASL_SSL); `ca` replaces the system's CAs when given. */
+  readonly tls?: { readonly ca?: string };
   /** Default 3,000 ms. */
   readonly connectionTimeoutMs?: number;
   /** Default 30,000 ms. */
@@ -27,10 +44,85 @@ export const KAFKA_RETRY = Object.freeze({
   retries: 12,
 });
 
+/** Config fields of every Kafka client's security: who it is and how it connects. */
+export const kafkaSecurityConfigFields = {
+  kafkaUsername: stringField(
+    'KAFKA_USERNAME',
+    "SASL user: the service's principal in topics/catalogue.json (the local stack fills it in)",
+  ),
+  kafkaPasswordFile: stringField(
+    'KAFKA_PASSWORD_FILE',
+    "File holding the SASL user's password (the local stack's are under var/secrets/kafka/)",
+  ),
+  kafkaSaslMechanism: enumField(
+    'KAFKA_SASL_MECHANISM',
+    'SASL mechanism',
+    ['scram-sha-512', 'scram-sha-256'] as const,
+    { default: 'scram-sha-512' },
+  ),
+  kafkaTls: boolField('KAFKA_TLS', 'Connect with TLS (SASL_SSL rather than SASL_PLAINTEXT)', {
+    default: false,
+  }),
+  kafkaTlsCaFile: stringField(
+    'KAFKA_TLS_CA_FILE',
+    "PEM file of the CA that signed the brokers' certificates ('' = the system's CAs)",
+    { default: '' },
+  ),
+};
+
+export interface KafkaSecurityConfig {
+  readonly kafkaUsername: string;
+  readonly kafkaPasswordFile: string;
+  readonly kafkaSaslMechanism: SaslMechanism;
+  readonly kafkaTls: boolean;
+  readonly kafkaTlsCaFile: string;
+}
+
+/**
+ * The credentials and TLS settings of `config`, with the password and CA read from their
+ * files (once, at start: a rotated password takes effect at the next start; SCRAM keeps
+ * established connections, see docs/security.md).
+ */
+export function kafkaSecurityOf(
+  config: KafkaSecurityConfig,
+): Pick<KafkaSettings, 'credentials' | 'tls'> {
+  const read = (what: string, path: string): string => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch (error) {
+      throw new ConfigError([`${what}: cannot read ${path} (${(error as Error).message})`]);
+    }
+  };
+  const password = read('KAFKA_PASSWORD_FILE', config.kafkaPasswordFile);
+  if (password === '')
+    throw new ConfigError([`KAFKA_PASSWORD_FILE: ${config.kafkaPasswordFile} is empty`]);
+  return {
+    credentials: {
+      mechanism: config.kafkaSaslMechanism,
+      username: config.kafkaUsername,
+      password,
+    },
+    tls: config.kafkaTls
+      ? config.kafkaTlsCaFile
+        ? { ca: read('KAFKA_TLS_CA_FILE', config.kafkaTlsCaFile) }
+        : {}
+      : undefined,
+  };
+}
+
+function saslOptionsOf({ mechanism, username, password }: KafkaCredentials): SASLOptions {
+  return mechanism === 'scram-sha-512'
+    ? { mechanism, username, password }
+    : { mechanism, username, password };
+}
+
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+  const { credentials, tls } = settings;
   return new Kafka({
     clientId: settings.clientId,
     brokers: [...settings.brokers],
+    ...(credentials ? { sasl: saslOptionsOf(credentials) } : {}),
+    ...(tls ? { ssl: tls.ca ? { ca: [tls.ca], rejectUnauthorized: true } : true } : {}),
     connectionTimeout: settings.connectionTimeoutMs ?? 3_000,
     requestTimeout: settings.requestTimeoutMs ?? 30_000,
     retry: KAFKA_RETRY,

@@ -1,4 +1,4 @@
-/** Kafka client layer: connection, typed producer, local-stack address discovery. */
+/** Kafka client layer: connection and credentials, typed producer, access control (ACLs from the catalogue), local-stack address discovery. */
 export * from './client.ts';
 export * from './producer.ts';
 export * from './local-stack.ts';
@@ -7,3 +7,4 @@ export * from './leader-election.ts';
 export * from './topics.ts';
 export * from './transactional-producer.ts';
 export * from './group-offsets.ts';
+export * from './access.ts';

@@ -3,13 +3,16 @@
  * not set, read the addresses the local stack wrote under its state folder (the ports
  * depend on the stack's KAFKA_PORT and SCHEMA_REGISTRY_PORT); when the deployment key files
  * and the gateway's API key file are not set, use those the local stack generated under
- * `secrets/` (only if they exist: there is no built-in key). Production sets every variable explicitly and never reaches
- * the files.
+ * `secrets/` (only if they exist: there is no built-in key); when KAFKA_USERNAME is not set,
+ * the caller's principal, with the password file the local stack generated for it
+ * (`secrets/kafka/<principal>.password`). Production sets every variable explicitly and
+ * never reaches the files.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Env } from '#shared/common';
+import { type Env, parseConfig } from '#shared/common';
 import { REPO_ROOT } from '#shared/serde';
+import { backboneConfigFields } from './backbone.ts';
 
 /** The local stack's deployment key pair, relative to its state folder (infra/local-stack.sh). */
 export const LOCAL_SIGNING_KEY = 'secrets/deployment-signing.key';
@@ -17,11 +20,22 @@ export const LOCAL_TRUSTED_KEYS = 'secrets/deployment-trusted.pub';
 /** The local stack's gateway API keys (hashes) and its development key (scripts/api-keys.ts). */
 export const LOCAL_API_KEYS = 'secrets/api-keys.json';
 export const LOCAL_DEV_API_KEY = 'secrets/dev-api-key';
+/** The local stack's Kafka passwords, one file per principal (scripts/kafka-access.ts). */
+export const LOCAL_KAFKA_PASSWORDS = 'secrets/kafka';
+
+export function localKafkaPasswordFile(stackDir: string, principal: string): string {
+  return resolve(stackDir, LOCAL_KAFKA_PASSWORDS, `${principal}.password`);
+}
 
 const ifExists = (path: string): string | undefined => (existsSync(path) ? path : undefined);
 
-export function withLocalStackDefaults(env: Env): Env {
+/**
+ * @param principal the caller's Kafka principal in the local stack: the service's name
+ *   (topics/catalogue.json `principals`), `mlops` for the CLI, `admin` for set-up scripts.
+ */
+export function withLocalStackDefaults(env: Env, principal: string): Env {
   const stackDir = resolve(REPO_ROOT, env.STACK_DIR ?? 'var');
+  const kafkaUsername = env.KAFKA_USERNAME || principal;
   const fromFile = (path: string): string | undefined =>
     existsSync(path) ? readFileSync(path, 'utf8').trim() || undefined : undefined;
   return {
@@ -34,5 +48,20 @@ export function withLocalStackDefaults(env: Env): Env {
     DEPLOYMENT_TRUSTED_KEYS_FILE:
       env.DEPLOYMENT_TRUSTED_KEYS_FILE || ifExists(resolve(stackDir, LOCAL_TRUSTED_KEYS)),
     GATEWAY_API_KEYS_FILE: env.GATEWAY_API_KEYS_FILE || ifExists(resolve(stackDir, LOCAL_API_KEYS)),
+    KAFKA_USERNAME: kafkaUsername,
+    KAFKA_PASSWORD_FILE:
+      env.KAFKA_PASSWORD_FILE || ifExists(localKafkaPasswordFile(stackDir, kafkaUsername)),
   };
+}
+
+/**
+ * The backbone config of a tool on a local stack (benchmarks, the demo, tests' own clients):
+ * the stack's addresses from `env` (its STACK_DIR) and the `admin` super user's credentials.
+ * Services never use it: each connects as its own principal.
+ */
+export function localAdminBackboneConfig(env: Env) {
+  return parseConfig(
+    backboneConfigFields,
+    withLocalStackDefaults({ ...env, KAFKA_USERNAME: 'admin', KAFKA_PASSWORD_FILE: '' }, 'admin'),
+  );
 }

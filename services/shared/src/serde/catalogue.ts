@@ -47,8 +47,26 @@ export interface TopicSpec {
   readonly description: string;
 }
 
+/**
+ * A Kafka principal (a SASL/SCRAM user) and what it may do; the ACLs are generated from these
+ * (#shared/kafka kafkaAclsOf). Consumer groups and transactional ids are granted by prefix:
+ * the principal's name.
+ */
+export interface PrincipalSpec {
+  readonly name: string;
+  readonly reads: readonly string[];
+  readonly writes: readonly string[];
+  /** Whether it may use transactional ids starting with its name (default false). */
+  readonly transactional: boolean;
+  readonly description: string;
+}
+
+/** Principals the catalogue may not define: the super users of every cluster. */
+export const RESERVED_PRINCIPALS: ReadonlySet<string> = new Set(['admin', 'cluster']);
+
 export interface Catalogue {
   readonly topics: readonly TopicSpec[];
+  readonly principals: readonly PrincipalSpec[];
 }
 
 export class CatalogueError extends AppError {
@@ -131,9 +149,72 @@ export function validateCatalogue(raw: unknown): Catalogue {
       problems.push(`topic "${name}" has no dead-letter topic "${deadLetterTopicOf(name)}"`);
     }
   }
+  const principals = validatePrincipals(
+    (raw as { principals?: unknown }).principals,
+    names,
+    problems,
+  );
   if (problems.length > 0)
     throw new CatalogueError(`invalid topic catalogue:\n  - ${problems.join('\n  - ')}`);
-  return Object.freeze({ topics: Object.freeze(topics as TopicSpec[]) });
+  return Object.freeze({
+    topics: Object.freeze(topics as TopicSpec[]),
+    principals: Object.freeze(principals),
+  });
+}
+
+function validatePrincipals(
+  raw: unknown,
+  topicNames: ReadonlySet<string>,
+  problems: string[],
+): PrincipalSpec[] {
+  if (raw === undefined) return [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push('principals must be an object keyed by principal name');
+    return [];
+  }
+  const principals: PrincipalSpec[] = [];
+  for (const [name, value] of Object.entries(raw)) {
+    if (name === '$comment') continue;
+    const at = `principals.${name}`;
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(name)) {
+      problems.push(`${at}: a principal name is lower case letters, digits and dashes`);
+    }
+    if (RESERVED_PRINCIPALS.has(name)) problems.push(`${at}: "${name}" is reserved`);
+    if (typeof value !== 'object' || value === null) {
+      problems.push(`${at} is not an object`);
+      continue;
+    }
+    const entry = value as Record<string, unknown>;
+    const topicList = (field: 'reads' | 'writes'): string[] => {
+      const list = entry[field];
+      if (!Array.isArray(list) || list.some((item) => typeof item !== 'string')) {
+        problems.push(`${at}.${field} must be a list of topic names`);
+        return [];
+      }
+      for (const topic of list as string[]) {
+        if (!topicNames.has(topic)) problems.push(`${at}.${field}: no topic "${topic}"`);
+      }
+      return list as string[];
+    };
+    const reads = topicList('reads');
+    const writes = topicList('writes');
+    if (entry.transactional !== undefined && typeof entry.transactional !== 'boolean') {
+      problems.push(`${at}.transactional must be true or false`);
+    }
+    if (typeof entry.description !== 'string' || entry.description === '') {
+      problems.push(`${at}.description must be a non-empty string`);
+    }
+    principals.push(
+      Object.freeze({
+        name,
+        reads: Object.freeze(reads),
+        writes: Object.freeze(writes),
+        transactional: entry.transactional === true,
+        description: String(entry.description),
+      }),
+    );
+  }
+  return principals;
 }
 
 export function loadCatalogue(path: string = CATALOGUE_PATH): Catalogue {
