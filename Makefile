@@ -1,5 +1,5 @@
 # Entry points. The local stack is a development stand-in (see README "Limits").
-.PHONY: up down status install fuzz-tools test test-unit test-integration check gen model model-compact bench demo
+.PHONY: up down status install compose-secrets fuzz-tools test test-unit test-integration check gen model model-compact bench demo
 
 up:             ## install what is missing and start the whole system on the local stack
 	bash infra/local-stack.sh up
@@ -12,6 +12,9 @@ status:
 
 install:        ## Debian packages, npm ci, Kafka jars through Maven (idempotent)
 	bash infra/local-stack.sh install
+
+compose-secrets: install  ## passwords docker-compose.yml requires (Kafka principals, ClickHouse, Grafana), once
+	bash infra/compose-secrets.sh
 
 test: install fuzz-tools   ## all tests; integration tests start their own local stack (var/test-stack)
 	npx vitest run

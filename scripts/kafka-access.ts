@@ -2,15 +2,16 @@
  * Kafka access from topics/catalogue.json `principals` (docs/security.md "Kafka"):
  *
  *   node --import tsx scripts/kafka-access.ts passwords <folder> [--rotate <principal>]
- *       writes `<principal>.password` (random, mode 0600) for every catalogue principal and
- *       `admin` where none exists; `--rotate` replaces one. infra/kafka/run.sh users then makes
+ *       writes `<principal>.password` (random, mode 0600) for every catalogue principal,
+ *       `admin` and `cluster` (the brokers' own) where none exists; `--rotate` replaces one. infra/kafka/run.sh users then makes
  *       the brokers' SCRAM credentials match the folder (a removed file revokes the user).
  *   node --import tsx scripts/kafka-access.ts acls
  *       makes the cluster's ACLs equal to the catalogue's grants (#shared/kafka
  *       reconcileAcls), as `admin`: KAFKA_BROKERS, KAFKA_USERNAME, KAFKA_PASSWORD_FILE (the
  *       local stack's by default).
  *
- * The local stack (infra/local-stack.sh up) runs both; the docker-compose init runs `acls`.
+ * The local stack (infra/local-stack.sh up) runs both; for docker-compose, `make
+ * compose-secrets` runs `passwords` and the compose init runs `acls`.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,12 @@ import { loadCatalogue } from '#shared/serde';
 const USAGE = 'usage: kafka-access.ts passwords <folder> [--rotate <principal>] | acls';
 
 function writePasswords(folder: string, rotate: string | undefined): void {
-  const principals = ['admin', ...loadCatalogue().principals.map((principal) => principal.name)];
+  // `cluster` logs brokers and controllers in to each other (PLAIN); the rest are SCRAM users.
+  const principals = [
+    'cluster',
+    'admin',
+    ...loadCatalogue().principals.map((principal) => principal.name),
+  ];
   if (rotate !== undefined && !principals.includes(rotate)) {
     throw new Error(`no principal "${rotate}" (known: ${principals.join(', ')})`);
   }
@@ -40,8 +46,9 @@ function writePasswords(folder: string, rotate: string | undefined): void {
   for (const principal of principals) {
     const file = join(folder, `${principal}.password`);
     if (existsSync(file) && principal !== rotate) continue;
-    // base64url: no quote or backslash, which could not go into a JAAS line.
-    writeFileSync(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+    // base64url: no quote or backslash, which could not go into a JAAS line; no newline, as
+    // Kafka's DirectoryConfigProvider passes a file's bytes on unchanged.
+    writeFileSync(file, randomBytes(24).toString('base64url'), { mode: 0o600 });
     chmodSync(file, 0o600);
     written.push(principal);
   }

@@ -5,7 +5,8 @@
  * JSON directly (`config --format json`).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -66,6 +67,13 @@ function environmentOf(service: YamlMap): Record<string, string> {
 function mountText(volume: YamlValue): string {
   if (!isMap(volume)) return String(volume);
   return `${String(volume.source)}:${String(volume.target)}`;
+}
+
+/** Names of the compose secrets a service mounts, from either form (name or {source}). */
+function secretsOf(service: YamlMap): string[] {
+  return listAt(service.secrets)
+    .map((entry) => (isMap(entry) ? String(entry.source) : String(entry)))
+    .sort();
 }
 
 function dependsOnCondition(service: YamlMap, dependency: string): string | undefined {
@@ -197,12 +205,42 @@ function findCompose(): { command: string; prefix: string[]; major: number } {
   );
 }
 
+/**
+ * The passwords compose requires (no defaults; `make compose-secrets` writes them into .env),
+ * set here to placeholders so that `config` can normalise the file.
+ */
+const REQUIRED_PASSWORDS = {
+  CLICKHOUSE_PASSWORD: 'placeholder',
+  CLICKHOUSE_ANALYST_PASSWORD: 'placeholder',
+  CLICKHOUSE_GRAFANA_PASSWORD: 'placeholder',
+  GRAFANA_ADMIN_PASSWORD: 'placeholder',
+};
+
+const EMPTY_ENV_FILE = join(mkdtempSync(join(tmpdir(), 'compose-test-')), 'empty.env');
+writeFileSync(EMPTY_ENV_FILE, '');
+
 function runCompose(...args: string[]): ComposeRun {
+  return runComposeWith(REQUIRED_PASSWORDS, ...args);
+}
+
+function runComposeWith(passwords: Record<string, string>, ...args: string[]): ComposeRun {
   const compose = findCompose();
+  const env = { ...process.env };
+  for (const name of Object.keys(REQUIRED_PASSWORDS)) delete env[name];
   const result = spawnSync(
     compose.command,
-    [...compose.prefix, '--project-directory', REPO_ROOT, '-f', COMPOSE_FILE, ...args],
-    { cwd: REPO_ROOT, encoding: 'utf8' },
+    // An empty --env-file: a developer's .env must not hide a missing password here.
+    [
+      ...compose.prefix,
+      '--project-directory',
+      REPO_ROOT,
+      '--env-file',
+      EMPTY_ENV_FILE,
+      '-f',
+      COMPOSE_FILE,
+      ...args,
+    ],
+    { cwd: REPO_ROOT, encoding: 'utf8', env: { ...env, ...passwords } },
   );
   if (result.error !== undefined) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -417,17 +455,25 @@ describe('docker-compose.yml', () => {
     expect(run.status, run.stderr).toBe(0);
   });
 
-  it('creates every catalogue topic through the init service, before the services start', () => {
+  it('creates every catalogue topic and its ACLs (kafka-setup), then the schemas (init)', () => {
+    const setup = mapAt(services['kafka-setup']);
+    expect(builtFromDockerfile(setup)).toBe(true);
+    // Topics first; ACLs only when that succeeded (&&); as the admin principal.
+    expect(commandText(setup)).toMatch(
+      /node --import tsx scripts\/create-topics\.ts && node --import tsx scripts\/kafka-access\.ts acls/,
+    );
+    expect(environmentOf(setup).KAFKA_BROKERS).toBe('kafka:9092,kafka-2:9092,kafka-3:9092');
+    expect(environmentOf(setup).KAFKA_EXPECTED_BROKERS).toBe('3');
+    expect(environmentOf(setup).KAFKA_USERNAME).toBe('admin');
+    expect(dependsOnCondition(setup, 'kafka-users')).toBe('service_completed_successfully');
+    expect(dependsOnCondition(mapAt(services['schema-registry']), 'kafka-setup')).toBe(
+      'service_completed_successfully',
+    );
+
     const init = mapAt(services.init);
     expect(builtFromDockerfile(init)).toBe(true);
-    // Topics first; schemas only when that succeeded (&&).
-    expect(commandText(init)).toMatch(
-      /node --import tsx scripts\/create-topics\.ts && node --import tsx scripts\/register-schemas\.ts/,
-    );
-    expect(environmentOf(init).KAFKA_BROKERS).toBe('kafka:9092,kafka-2:9092,kafka-3:9092');
-    expect(environmentOf(init).KAFKA_EXPECTED_BROKERS).toBe('3');
+    expect(commandText(init)).toMatch(/node --import tsx scripts\/register-schemas\.ts/);
     expect(environmentOf(init).SCHEMA_REGISTRY_URL).toBe('http://schema-registry:8081');
-    expect(dependsOnCondition(init, 'kafka')).toBe('service_healthy');
     expect(dependsOnCondition(init, 'schema-registry')).toBe('service_healthy');
 
     // What create-topics.ts does on the fresh three-node cluster of the compose stack.
@@ -437,6 +483,46 @@ describe('docker-compose.yml', () => {
       catalogue.topics.map((topic) => topic.name).sort(),
     );
     expect(plan.warnings).toEqual([]);
+  });
+
+  it('gives each application service its own Kafka principal and only its own password', () => {
+    for (const app of apps) {
+      const service = mapAt(services[app]);
+      expect(environmentOf(service).KAFKA_USERNAME, app).toBe(app);
+      expect(environmentOf(service).KAFKA_PASSWORD_FILE, app).toBe(`/run/secrets/kafka-${app}`);
+      expect(secretsOf(service), app).toEqual([`kafka-${app}`]);
+    }
+  });
+
+  it('creates a SCRAM user for admin and every principal of the catalogue, from its secret', () => {
+    const users = mapAt(services['kafka-users']);
+    const principals = (environmentOf(users).KAFKA_PRINCIPALS ?? '').split(/\s+/).sort();
+    expect(principals).toEqual(
+      ['admin', ...loadCatalogue().principals.map((principal) => principal.name)].sort(),
+    );
+    const secrets = secretsOf(users);
+    for (const principal of principals) expect(secrets).toContain(`kafka-${principal}`);
+    expect(commandText(users)).toContain('SCRAM-SHA-512=[iterations=8192,password=');
+    for (const secret of [...secrets]) {
+      expect(String(mapAt(mapAt(mapAt(compose).secrets)[secret]).file)).toMatch(
+        new RegExp(`var/compose-secrets/kafka/${secret.slice('kafka-'.length)}\\.password$`),
+      );
+    }
+  });
+
+  it('has no anonymous Kafka listener and no default password', () => {
+    for (const name of ['kafka', 'kafka-2', 'kafka-3']) {
+      const environment = environmentOf(mapAt(services[name]));
+      for (const entry of environment.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP!.split(',')) {
+        expect(entry, name).toMatch(/:SASL_(PLAINTEXT|SSL)$/);
+      }
+      expect(environment.KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND).toBe('false');
+      expect(environment.KAFKA_AUTHORIZER_CLASS_NAME).toContain('StandardAuthorizer');
+    }
+    // Without the passwords (make compose-secrets), compose refuses to start and says why.
+    const run = runComposeWith({}, 'config', '-q');
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('run make compose-secrets');
   });
 
   it('has a service for every services/<name>/main.ts that runs it (and no other)', () => {

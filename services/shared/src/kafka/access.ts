@@ -7,7 +7,8 @@
  * The rule, one place: a principal may READ the topics in its `reads`, WRITE those in its
  * `writes` (both imply DESCRIBE), use consumer groups whose id starts with its name (READ on
  * the group prefix: join, commit, describe) and, when `transactional`, transactional ids that
- * start with its name. Idempotent producers need nothing more (since Kafka 3.0, WRITE on a
+ * start with its name; every operation on its `ownedTopics` (outside the catalogue, as the
+ * schema registry's store). Idempotent producers need nothing more (since Kafka 3.0, WRITE on a
  * topic implies IdempotentWrite, KIP-679). Everything else is refused: the brokers run with
  * `allow.everyone.if.no.acl.found=false`; `admin` and `cluster` are super users.
  */
@@ -17,7 +18,7 @@ import type { Catalogue } from '#shared/serde';
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
 export type AclResource = 'TOPIC' | 'GROUP' | 'TRANSACTIONAL_ID';
-export type AclOperation = 'READ' | 'WRITE';
+export type AclOperation = 'READ' | 'WRITE' | 'ALL';
 
 /** One ALLOW entry for a principal from any host. */
 export interface KafkaAcl {
@@ -42,6 +43,7 @@ export function kafkaAclsOf(catalogue: Catalogue): KafkaAcl[] {
     for (const topic of principal.writes) grant('TOPIC', topic, 'LITERAL', 'WRITE');
     grant('GROUP', principal.name, 'PREFIXED', 'READ');
     if (principal.transactional) grant('TRANSACTIONAL_ID', principal.name, 'PREFIXED', 'WRITE');
+    for (const topic of principal.ownedTopics) grant('TOPIC', topic, 'LITERAL', 'ALL');
   }
   return acls;
 }
@@ -58,6 +60,7 @@ const RESOURCE_CODES: Readonly<Record<AclResource, number>> = {
 const OPERATION_CODES: Readonly<Record<AclOperation, number>> = {
   READ: AclOperationTypes.READ,
   WRITE: AclOperationTypes.WRITE,
+  ALL: AclOperationTypes.ALL,
 };
 const PATTERN_CODES = {
   LITERAL: ResourcePatternTypes.LITERAL,

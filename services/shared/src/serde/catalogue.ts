@@ -58,6 +58,11 @@ export interface PrincipalSpec {
   readonly writes: readonly string[];
   /** Whether it may use transactional ids starting with its name (default false). */
   readonly transactional: boolean;
+  /**
+   * Topics outside the catalogue that the principal creates and uses alone (every operation),
+   * as the Confluent Schema Registry's `_schemas`.
+   */
+  readonly ownedTopics: readonly string[];
   readonly description: string;
 }
 
@@ -198,6 +203,15 @@ function validatePrincipals(
     };
     const reads = topicList('reads');
     const writes = topicList('writes');
+    const owned = entry.ownedTopics ?? [];
+    if (!Array.isArray(owned) || owned.some((item) => typeof item !== 'string')) {
+      problems.push(`${at}.ownedTopics must be a list of topic names`);
+    } else {
+      for (const topic of owned as string[]) {
+        if (topicNames.has(topic))
+          problems.push(`${at}.ownedTopics: "${topic}" is a catalogue topic`);
+      }
+    }
     if (entry.transactional !== undefined && typeof entry.transactional !== 'boolean') {
       problems.push(`${at}.transactional must be true or false`);
     }
@@ -210,6 +224,7 @@ function validatePrincipals(
         reads: Object.freeze(reads),
         writes: Object.freeze(writes),
         transactional: entry.transactional === true,
+        ownedTopics: Object.freeze(Array.isArray(owned) ? (owned as string[]) : []),
         description: String(entry.description),
       }),
     );
