@@ -34,6 +34,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -233,6 +234,7 @@ async function producerPerformance(
       'acks=all',
       'enable.idempotence=true',
       'compression.type=none',
+      ...javaSecurityProps,
       ...extraProps,
     ],
     (line) => progress(`  ProducerPerformance: ${line}`),
@@ -270,6 +272,7 @@ async function consumerPerformance(
     [
       ...['--bootstrap-server', brokers, '--topic', topic, '--num-records', String(total)],
       ...['--group', `bench-kafka-perf-${randomUUID()}`, '--timeout', '60000'],
+      ...javaSecurityProps.flatMap((prop) => ['--command-property', prop]),
     ],
     () => undefined,
   );
@@ -312,8 +315,18 @@ const env = benchServiceEnv({});
 const brokers = env.KAFKA_BROKERS!;
 const classpath = kafkaClasspath();
 const logger = createLogger('bench-kafka', 'warn', 'stderr');
+const adminConfig = localAdminBackboneConfig(env);
+/**
+ * The Java tools log in as the bench stack's admin, as the kafkajs side does: the same SASL
+ * handshake cost on both sides of the comparison.
+ */
+const javaSecurityProps = [
+  'security.protocol=SASL_PLAINTEXT',
+  'sasl.mechanism=SCRAM-SHA-512',
+  `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${adminConfig.kafkaUsername}" password="${readFileSync(adminConfig.kafkaPasswordFile, 'utf8').trim()}";`,
+];
 const { kafka, codec, producer } = createBackbone(
-  localAdminBackboneConfig(env),
+  adminConfig,
   'bench-kafka',
   logger,
   createMetricsRegistry('bench-kafka'),

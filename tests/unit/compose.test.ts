@@ -213,6 +213,10 @@ const REQUIRED_PASSWORDS = {
   CLICKHOUSE_PASSWORD: 'placeholder',
   CLICKHOUSE_ANALYST_PASSWORD: 'placeholder',
   CLICKHOUSE_GRAFANA_PASSWORD: 'placeholder',
+  CLICKHOUSE_LOGGER_PASSWORD: 'placeholder',
+  CLICKHOUSE_DRIFT_PASSWORD: 'placeholder',
+  CLICKHOUSE_RETRAINER_PASSWORD: 'placeholder',
+  CLICKHOUSE_PROMOTER_PASSWORD: 'placeholder',
   GRAFANA_ADMIN_PASSWORD: 'placeholder',
 };
 
@@ -523,6 +527,43 @@ describe('docker-compose.yml', () => {
     const run = runComposeWith({}, 'config', '-q');
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain('run make compose-secrets');
+  });
+
+  it('gives each ClickHouse service its own user with grants, verifying migrations only', () => {
+    const users = readFileSync(
+      join(REPO_ROOT, 'infra/clickhouse/compose/users.d/sentiment-users.xml'),
+      'utf8',
+    );
+    const clickhouseEnvironment = environmentOf(mapAt(services.clickhouse));
+    for (const app of apps) {
+      const environment = environmentOf(mapAt(services[app]));
+      if (!['logger', 'drift', 'retrainer', 'promoter'].includes(app)) {
+        // gateway and inference never touch ClickHouse: no address, no credentials.
+        expect(
+          Object.keys(environment).filter((name) => name.startsWith('CLICKHOUSE_')),
+          app,
+        ).toEqual([]);
+        continue;
+      }
+      expect(environment.CLICKHOUSE_USER, app).toBe(app);
+      expect(environment.CLICKHOUSE_MIGRATIONS, app).toBe('verify');
+      expect(environment.CLICKHOUSE_DATABASE, app).toBe('sentiment');
+      const block = new RegExp(`<${app}>([\\s\\S]*?)</${app}>`).exec(users)?.[1] ?? '';
+      expect(block, app).toContain(`from_env="SENTIMENT_${app.toUpperCase()}_PASSWORD"`);
+      expect(clickhouseEnvironment[`SENTIMENT_${app.toUpperCase()}_PASSWORD`], app).toBe(
+        'placeholder',
+      );
+      const grants = [...block.matchAll(/<query>([^<]+)<\/query>/g)].map((match) => match[1]!);
+      expect(grants, app).toContain('GRANT SELECT ON sentiment.schema_migrations');
+      for (const grant of grants)
+        expect(grant, app).toMatch(/^GRANT (SELECT|INSERT)(, INSERT)? ON sentiment\.[a-z_]+$/);
+    }
+    // The logger inserts into predictions and nothing else.
+    expect(/<logger>[\s\S]*?<\/logger>/.exec(users)?.[0]).toContain(
+      '<query>GRANT INSERT ON sentiment.predictions</query>',
+    );
+    // The init applies the migrations as the owner.
+    expect(environmentOf(mapAt(services.init)).CLICKHOUSE_MIGRATIONS).toBe('apply');
   });
 
   it('has a service for every services/<name>/main.ts that runs it (and no other)', () => {

@@ -1,6 +1,12 @@
 /** ClickHouse client construction and error classification (18.16 and current servers). */
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { DependencyUnavailableError, describeError, stringField, urlField } from '#shared/common';
+import {
+  DependencyUnavailableError,
+  describeError,
+  enumField,
+  stringField,
+  urlField,
+} from '#shared/common';
 
 export type { ClickHouseClient };
 
@@ -16,13 +22,25 @@ export const clickhouseConfigFields = {
   clickhouseDatabase: stringField('CLICKHOUSE_DATABASE', 'Database of the project tables', {
     default: 'sentiment',
   }),
+  clickhouseMigrations: enumField(
+    'CLICKHOUSE_MIGRATIONS',
+    'At start: apply (create the database, apply pending migrations: needs CREATE and ALTER) ' +
+      'or verify (only check that all are applied: SELECT on schema_migrations, for ' +
+      'least-privilege service users; docker-compose applies them in its init)',
+    ['apply', 'verify'] as const,
+    { default: 'apply' },
+  ),
 };
+
+export type MigrationMode = 'apply' | 'verify';
 
 export interface ClickHouseSettings {
   readonly clickhouseUrl: string;
   readonly clickhouseUser: string;
   readonly clickhousePassword: string;
   readonly clickhouseDatabase?: string;
+  /** Default apply (migrate.ts). */
+  readonly clickhouseMigrations?: MigrationMode;
 }
 
 export function createClickHouse(

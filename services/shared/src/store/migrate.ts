@@ -2,11 +2,17 @@
  * Versioned migrations: `infra/clickhouse/migrations/NNNN_name.sql`, applied in order, once,
  * recorded in `schema_migrations` with a checksum (a changed applied file is an error: add a
  * new migration instead). Idempotent: running it again applies nothing.
+ *
+ * Two modes (`CLICKHOUSE_MIGRATIONS`): `apply` (default; the local stack and tests, where one
+ * account does everything) creates and alters; `verify` only reads `schema_migrations` and
+ * fails with MIGRATION_PENDING if a migration is missing, so a service can run as a user with
+ * no DDL rights (docker-compose: the init applies them as the owner account, the services
+ * verify with their least-privilege users).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError, type Logger } from '#shared/common';
+import { AppError, type Logger, describeError } from '#shared/common';
 import { REPO_ROOT } from '#shared/serde';
 import { type ClickHouseSettings, createClickHouse } from './clickhouse.ts';
 import { identifier } from './sql.ts';
@@ -52,13 +58,33 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
     .map((file) => parseMigration(file, readFileSync(join(dir, file), 'utf8')));
 }
 
-/** Creates the database if needed and applies pending migrations; returns what it applied. */
+/** Some migrations are not applied and this process may only verify (retriable: the owner's
+ * account applies them, then a restart finds them). */
+export class MigrationPendingError extends AppError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('MIGRATION_PENDING', message, { ...options, retriable: true });
+  }
+}
+
+/**
+ * `apply`: creates the database if needed and applies pending migrations; returns what it
+ * applied. `verify`: checks that every migration is applied unchanged; returns [].
+ */
 export async function migrate(
   settings: ClickHouseSettings & { readonly clickhouseDatabase: string },
   logger: Logger,
   migrations: readonly Migration[] = loadMigrations(),
 ): Promise<string[]> {
   const db = identifier(settings.clickhouseDatabase);
+  if (settings.clickhouseMigrations === 'verify') {
+    const client = createClickHouse(settings);
+    try {
+      await verifyApplied(client, db, migrations);
+      return [];
+    } finally {
+      await client.close();
+    }
+  }
   const server = createClickHouse(settings, { database: false });
   try {
     await server.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
@@ -73,6 +99,57 @@ export async function migrate(
   }
 }
 
+async function appliedChecksums(
+  client: ReturnType<typeof createClickHouse>,
+  db: string,
+): Promise<Map<string, string>> {
+  const result = await client.query({
+    query: `SELECT version, checksum FROM ${db}.schema_migrations`,
+    format: 'JSONEachRow',
+  });
+  return new Map(
+    (await result.json<{ version: string; checksum: string }>()).map((row) => [
+      row.version,
+      row.checksum,
+    ]),
+  );
+}
+
+function changedAfterApplying(migration: Migration): MigrationError {
+  return new MigrationError(
+    `migration ${migration.version}_${migration.name} changed after it was applied; add a new migration instead`,
+  );
+}
+
+async function verifyApplied(
+  client: ReturnType<typeof createClickHouse>,
+  db: string,
+  migrations: readonly Migration[],
+): Promise<void> {
+  let applied: Map<string, string>;
+  try {
+    applied = await appliedChecksums(client, db);
+  } catch (error) {
+    throw new MigrationPendingError(
+      `cannot read ${db}.schema_migrations (${describeError(error)}): migrations not applied ` +
+        'yet, or this user may not read it; apply them as the database owner (CLICKHOUSE_MIGRATIONS=apply)',
+      { cause: error },
+    );
+  }
+  const pending: string[] = [];
+  for (const migration of migrations) {
+    const checksum = applied.get(migration.version);
+    if (checksum === undefined) pending.push(`${migration.version}_${migration.name}`);
+    else if (checksum !== migration.checksum) throw changedAfterApplying(migration);
+  }
+  if (pending.length > 0) {
+    throw new MigrationPendingError(
+      `${pending.length} migration(s) not applied (${pending.join(', ')}); apply them as the ` +
+        'database owner (CLICKHOUSE_MIGRATIONS=apply)',
+    );
+  }
+}
+
 async function applyPending(
   admin: ReturnType<typeof createClickHouse>,
   db: string,
@@ -84,25 +161,12 @@ async function applyPending(
       (version String, name String, checksum String, applied_at DateTime)
       ENGINE = MergeTree() ORDER BY version`,
   });
-  const result = await admin.query({
-    query: `SELECT version, checksum FROM ${db}.schema_migrations`,
-    format: 'JSONEachRow',
-  });
-  const applied = new Map(
-    (await result.json<{ version: string; checksum: string }>()).map((row) => [
-      row.version,
-      row.checksum,
-    ]),
-  );
+  const applied = await appliedChecksums(admin, db);
   const done: string[] = [];
   for (const migration of migrations) {
     const previous = applied.get(migration.version);
     if (previous !== undefined) {
-      if (previous !== migration.checksum) {
-        throw new MigrationError(
-          `migration ${migration.version}_${migration.name} changed after it was applied; add a new migration instead`,
-        );
-      }
+      if (previous !== migration.checksum) throw changedAfterApplying(migration);
       continue;
     }
     for (const statement of migration.statements) {
