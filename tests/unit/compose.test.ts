@@ -96,13 +96,14 @@ function builtFromDockerfile(service: YamlMap): boolean {
   );
 }
 
+/** Built from the Dockerfile but run once at start-up, not a services/<name>/main.ts. */
+const ONE_SHOT_JOBS = ['init', 'kafka-setup'];
+
 const APP_VARIABLES = [
   'KAFKA_BROKERS',
   'SCHEMA_REGISTRY_URL',
-  'CLICKHOUSE_URL',
-  'CLICKHOUSE_USER',
-  'CLICKHOUSE_PASSWORD',
-  'CLICKHOUSE_DATABASE',
+  'KAFKA_USERNAME',
+  'KAFKA_PASSWORD_FILE',
   'LOG_LEVEL',
   'METRICS_PORT',
 ] as const;
@@ -133,9 +134,10 @@ function composeProblems(compose: YamlValue, appServices: readonly string[]): st
       problems.push(`service "${name}" does not wait for init to complete successfully`);
     }
   }
-  // The other direction: a built service that is not init must belong to a services/ folder.
+  // The other direction: a built service that is not a one-shot job must belong to a
+  // services/ folder.
   for (const [name, service] of Object.entries(services)) {
-    if (name === 'init' || !isMap(service) || !builtFromDockerfile(service)) continue;
+    if (ONE_SHOT_JOBS.includes(name) || !isMap(service) || !builtFromDockerfile(service)) continue;
     if (!appServices.includes(name)) {
       problems.push(`compose service "${name}" has no services/${name}/main.ts`);
     }
