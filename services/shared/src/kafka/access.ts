@@ -12,7 +12,7 @@
  * topic implies IdempotentWrite, KIP-679). Everything else is refused: the brokers run with
  * `allow.everyone.if.no.acl.found=false`; `admin` and `cluster` are super users.
  */
-import kafkajs, { type Admin } from 'kafkajs';
+import kafkajs, { type AclEntry, type Admin } from 'kafkajs';
 import type { Catalogue } from '#shared/serde';
 
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
@@ -72,7 +72,7 @@ const byCode = <K extends string>(
   code: number,
 ): K | undefined => (Object.keys(codes) as K[]).find((key) => codes[key] === code);
 
-function toKafkajs(acl: KafkaAcl) {
+function toKafkajs(acl: KafkaAcl): AclEntry {
   return {
     resourceType: RESOURCE_CODES[acl.resource],
     resourceName: acl.name,
@@ -84,10 +84,10 @@ function toKafkajs(acl: KafkaAcl) {
   };
 }
 
-/** An ACL found on the cluster, in kafkajs's codes (anything this module does not write). */
-export interface ClusterAcl {
+/** An ACL found on the cluster: its key, and itself as the filter that deletes exactly it. */
+interface ClusterAcl {
   readonly key: string;
-  readonly filter: ReturnType<typeof toKafkajs>;
+  readonly filter: AclEntry;
 }
 
 async function describeAll(admin: Admin): Promise<ClusterAcl[]> {
@@ -100,7 +100,7 @@ async function describeAll(admin: Admin): Promise<ClusterAcl[]> {
   const found: ClusterAcl[] = [];
   for (const resource of resources) {
     for (const entry of resource.acls) {
-      const filter = {
+      const filter: AclEntry = {
         resourceType: resource.resourceType,
         resourceName: resource.resourceName,
         resourcePatternType: resource.resourcePatternType,
@@ -109,7 +109,7 @@ async function describeAll(admin: Admin): Promise<ClusterAcl[]> {
         operation: entry.operation,
         permissionType: entry.permissionType,
       };
-      const [resourceName, operation, pattern] = [
+      const [resourceKind, operation, pattern] = [
         byCode(RESOURCE_CODES, resource.resourceType),
         byCode(OPERATION_CODES, entry.operation),
         byCode(PATTERN_CODES, resource.resourcePatternType),
@@ -117,7 +117,7 @@ async function describeAll(admin: Admin): Promise<ClusterAcl[]> {
       // Only an ALLOW from any host for a User principal can equal a catalogue grant; any
       // other entry gets a key no grant has, so it is deleted as stale.
       const matchable =
-        resourceName &&
+        resourceKind &&
         operation &&
         pattern &&
         entry.host === '*' &&
@@ -126,13 +126,13 @@ async function describeAll(admin: Admin): Promise<ClusterAcl[]> {
       const key = matchable
         ? aclKey({
             principal: entry.principal.slice('User:'.length),
-            resource: resourceName,
+            resource: resourceKind,
             name: resource.resourceName,
             pattern,
             operation,
           })
         : `unmanaged ${JSON.stringify(filter)}`;
-      found.push({ key, filter: filter as ReturnType<typeof toKafkajs> });
+      found.push({ key, filter });
     }
   }
   return found;
