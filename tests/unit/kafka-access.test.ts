@@ -3,9 +3,11 @@
  * write deployments, that every consumer can dead-letter, that mistakes in the catalogue are
  * reported. Against the real brokers: tests/integration/kafka-access.test.ts.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aclKey, kafkaAclsOf } from '#shared/kafka';
-import { CatalogueError, loadCatalogue, validateCatalogue } from '#shared/serde';
+import { CatalogueError, REPO_ROOT, loadCatalogue, validateCatalogue } from '#shared/serde';
 
 const catalogue = loadCatalogue();
 const acls = kafkaAclsOf(catalogue);
@@ -78,6 +80,24 @@ describe('Kafka ACLs from the catalogue', () => {
       for (const topic of entry.reads) {
         expect(entry.writes, `${entry.name} reads ${topic}`).toContain(`dlq.${topic}`);
       }
+    }
+  });
+
+  it("matches docs/security.md's table of principals", () => {
+    const doc = readFileSync(join(REPO_ROOT, 'docs/security.md'), 'utf8').split(
+      '### Kafka: one principal per service',
+    )[1]!;
+    const topicsIn = (cell: string) => [...cell.matchAll(/`([a-z_.-]+)`/g)].map((m) => m[1]!);
+    for (const entry of catalogue.principals) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${entry.name}\``));
+      expect(row, entry.name).toBeDefined();
+      const [, , writes = '', reads = ''] = row!.split('|');
+      expect(topicsIn(writes).sort(), `${entry.name} writes`).toEqual(
+        [...entry.writes, ...entry.ownedTopics].sort(),
+      );
+      expect(topicsIn(reads).sort(), `${entry.name} reads`).toEqual(
+        [...entry.reads, ...entry.ownedTopics].sort(),
+      );
     }
   });
 
