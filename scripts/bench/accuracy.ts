@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SentimentEngine } from '#shared/model';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
 import { progress, table } from './common.ts';
 

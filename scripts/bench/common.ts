@@ -1,7 +1,7 @@
 /** Shared helpers of the benchmark scripts: data, percentiles, tables, progress. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 
 export function sst2Sentences(split: 'train' | 'dev'): string[] {
   return readFileSync(resolve(REPO_ROOT, `data/sst2/${split}.tsv`), 'utf8')

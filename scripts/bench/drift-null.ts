@@ -24,7 +24,7 @@ import {
   sampleWithoutReplacement,
 } from '#shared/drift';
 import { SentimentEngine } from '#shared/model';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import { SST2_DEV, readSst2, referenceSentences } from '../lib/sst2.ts';
 import { progress } from './common.ts';
 

@@ -31,7 +31,8 @@ import {
 } from '#shared/drift';
 import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { type DriftEvent, REPO_ROOT, type Review } from '#shared/serde';
+import { type DriftEvent, type Review } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import { RegistryStore, createClickHouse, migrate, readWindow } from '#shared/store';
 import { toEmbeddingWindow } from '../../services/drift/detector.ts';
 import { SST2_DEV, readSst2, referenceSentences } from '../lib/sst2.ts';

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { SentimentEngine } from '#shared/model';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import { percentile, progress, sst2Sentences, table } from './common.ts';
 import { benchServiceEnv, benchStack, startService } from './stack.ts';
 

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { createLogger, createMetricsRegistry } from '#shared/common';
 import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
 import { SentimentEngine } from '#shared/model';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import { progress, sst2Sentences } from './common.ts';
 import { benchServiceEnv, benchStack, startService } from './stack.ts';
 

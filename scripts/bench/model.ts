@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { pipeline, type TextClassificationPipeline } from '@huggingface/transformers';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DEFAULT_MAX_BATCH_TOKENS, ModelHost, SentimentEngine } from '#shared/model';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import { percentile, progress, sst2Sentences, table } from './common.ts';
 
 const { values } = parseArgs({

@@ -21,7 +21,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import { progress, sst2Sentences, table } from './common.ts';
 import { benchServiceEnv, benchStack, startService } from './stack.ts';
 

@@ -43,7 +43,7 @@ import {
 } from '#shared/drift';
 import { SentimentEngine } from '#shared/model';
 import { maximalPhrases } from '../lib/sst2.ts';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 
 const { values: args } = parseArgs({
   options: {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
 import { GOLDEN_SET_PATH, SentimentEngine, evaluate, readLabelledTsv } from '#shared/model';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import { run } from '../../services/retrainer/train-task.ts';
 
 const { values } = parseArgs({

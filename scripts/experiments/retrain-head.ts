@@ -39,7 +39,7 @@ import {
   evaluate,
   readLabelledTsv,
 } from '#shared/model';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import {
   type HeadMode,
   type LabelledEmbeddings,

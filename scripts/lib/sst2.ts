@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from './repo.ts';
 
 export const SST2_TRAIN = 'data/sst2/train.tsv';
 export const SST2_DEV = 'data/sst2/dev.tsv';

@@ -4,25 +4,21 @@
  */
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import {
-  createLogger,
-  createMetricsRegistry,
-  createShutdown,
-  installSignalHandlers,
-} from '#shared/common';
-import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
+import { ServiceOps } from '#shared/common';
+import { createBackbone } from '#shared/kafka';
 import { MicroBatcher, ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { DeploymentVerifier, REPO_ROOT } from '#shared/serde';
+import { DeploymentVerifier } from '#shared/serde';
 import { countRefusedDeployments, createDeploymentHandler } from '#shared/scoring';
 import { ApiKeyRing } from './api-keys.ts';
 import { buildApp } from './app.ts';
 import { parseGatewayConfig } from './config.ts';
 import { PredictionPublisher } from './publisher.ts';
 
-const config = parseGatewayConfig(withLocalStackDefaults(process.env, 'gateway'));
-const logger = createLogger('gateway', config.logLevel);
-const metrics = createMetricsRegistry('gateway');
+const config = parseGatewayConfig(process.env);
+// No ops server: Fastify serves /metrics, /health and /ready on the gateway's own port.
+const ops = ServiceOps.create('gateway', config);
+const { logger, metrics } = ops;
 const { kafka, codec, producer } = createBackbone(config, `gateway-${hostname()}`, logger, metrics);
 const publisher = new PredictionPublisher({
   send: (events) => producer.send('predictions', events),
@@ -34,7 +30,6 @@ const publisher = new PredictionPublisher({
 
 // Undefined until the model has loaded (the server listens before that).
 let host: ModelHost | undefined = undefined;
-let kafkaConnected = false;
 const batcher = new MicroBatcher(
   {
     score: (texts) => {
@@ -50,7 +45,7 @@ const app = await buildApp({
   publishPredictions: (events) => publisher.enqueue(events),
   publisherStatus: () => publisher.status(),
   publishReviews: (events) => producer.send('reviews', events),
-  kafkaConnected: () => kafkaConnected,
+  kafkaConnected: () => producer.isConnected,
   metrics,
   limits: {
     maxTexts: config.maxTexts,
@@ -62,7 +57,7 @@ const app = await buildApp({
     keys:
       config.apiKeysFile === ''
         ? ApiKeyRing.of([])
-        : ApiKeyRing.fromFile(resolve(REPO_ROOT, config.apiKeysFile), {
+        : ApiKeyRing.fromFile(resolve(config.apiKeysFile), {
             onReloadError: (error) => logger.error({ err: error }, 'API key file not reloaded'),
           }),
     anonymousPredict: config.anonymousPredict,
@@ -88,20 +83,26 @@ const deployments = new ConsumerRunner({
   logger,
   metrics: createRunnerMetrics(metrics),
   fromBeginning: true,
+  // A consumer that cannot be kept running is fatal: the gateway would serve a version the
+  // registry no longer wants, without saying so.
+  onFatal: ops.fail,
   handler: createDeploymentHandler({
     modelName: config.modelName,
     current: () => host!.model,
     swap: (folder) => host!.swap(folder),
-    baseDir: REPO_ROOT,
-    verifier: DeploymentVerifier.fromFile(resolve(REPO_ROOT, config.deploymentTrustedKeysFile)),
+    baseDir: process.cwd(),
+    verifier: DeploymentVerifier.fromFile(resolve(config.deploymentTrustedKeysFile)),
     onRefused: countRefusedDeployments(metrics),
     logger,
   }),
 });
 
-const shutdown = createShutdown({
-  logger,
-  graceMs: config.shutdownGraceMs,
+await ops.start({
+  readiness: {
+    model: () => host?.isServing ?? false,
+    kafka: () => producer.isConnected,
+    deploymentsConsumer: () => deployments.isRunning,
+  },
   steps: [
     { name: 'stop accepting requests (drain in-flight)', run: () => app.close() },
     { name: 'stop deployments consumer', run: () => deployments.stop() },
@@ -113,17 +114,23 @@ const shutdown = createShutdown({
     { name: 'release model', run: () => host?.close() },
   ],
 });
-installSignalHandlers(shutdown);
-
 // Listen first: /health answers and /ready says "not ready" while the model loads.
-await app.listen({ host: config.host, port: config.port });
-host = await ModelHost.start(config.modelDir, {
-  intraOpThreads: config.intraOpThreads,
-  maxBatchTokens: config.maxBatchTokens,
-});
-logger.info({ model: host.model.version }, 'model loaded');
-publisher.start();
-await producer.connect();
-kafkaConnected = true;
-await deployments.start();
-logger.info({ port: config.port }, 'gateway ready');
+await ops.run(
+  [
+    { name: 'listen', run: () => app.listen({ host: config.host, port: config.port }) },
+    {
+      name: 'load model',
+      run: async () => {
+        host = await ModelHost.start(config.modelDir, {
+          intraOpThreads: config.intraOpThreads,
+          maxBatchTokens: config.maxBatchTokens,
+        });
+        logger.info({ model: host.model.version }, 'model loaded');
+      },
+    },
+    { name: 'start publisher', run: () => publisher.start() },
+    { name: 'connect producer', run: () => producer.connect() },
+    { name: 'follow deployments', run: () => deployments.start() },
+  ],
+  { port: config.port },
+);

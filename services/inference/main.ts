@@ -6,18 +6,18 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { Counter, Histogram } from 'prom-client';
-import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
-import { TransactionalEventProducer, createBackbone, withLocalStackDefaults } from '#shared/kafka';
+import { ServiceOps } from '#shared/common';
+import { TransactionalEventProducer, createBackbone } from '#shared/kafka';
 import { ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { DeploymentVerifier, REPO_ROOT } from '#shared/serde';
+import { DeploymentVerifier } from '#shared/serde';
 import { parseInferenceConfig, transactionalIdOf } from './config.ts';
 import { countRefusedDeployments, createDeploymentHandler } from '#shared/scoring';
 import { createReviewHandler } from './review-handler.ts';
 
-const config = parseInferenceConfig(withLocalStackDefaults(process.env, 'inference'));
-const logger = createLogger('inference', config.logLevel);
-const metrics = createMetricsRegistry('inference');
+const config = parseInferenceConfig(process.env);
+const ops = ServiceOps.create('inference', config);
+const { logger, metrics } = ops;
 const runnerMetrics = createRunnerMetrics(metrics);
 const scored = new Counter({
   name: 'inference_texts_scored_total',
@@ -31,7 +31,6 @@ const batchSeconds = new Histogram({
   registers: [metrics],
 });
 
-const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
 const { kafka, codec, producer } = createBackbone(
   config,
   `inference-${hostname()}`,
@@ -96,22 +95,19 @@ const deployments = new ConsumerRunner({
     modelName: config.modelName,
     current: () => host.model,
     swap: (folder) => host.swap(folder),
-    baseDir: REPO_ROOT,
-    verifier: DeploymentVerifier.fromFile(resolve(REPO_ROOT, config.deploymentTrustedKeysFile)),
+    baseDir: process.cwd(),
+    verifier: DeploymentVerifier.fromFile(resolve(config.deploymentTrustedKeysFile)),
     onRefused: countRefusedDeployments(metrics),
     logger,
   }),
 });
 
 await ops.start({
-  metrics,
-  metricsPort: config.metricsPort,
-  metricsHost: config.metricsHost,
-  readiness: () => ({
-    model: true,
-    reviewsConsumer: reviews.isRunning,
-    deploymentsConsumer: deployments.isRunning,
-  }),
+  readiness: {
+    model: () => host.isServing,
+    reviewsConsumer: () => reviews.isRunning,
+    deploymentsConsumer: () => deployments.isRunning,
+  },
   steps: [
     { name: 'stop reviews consumer (drain in-flight batch)', run: () => reviews.stop() },
     { name: 'stop deployments consumer', run: () => deployments.stop() },
@@ -121,11 +117,13 @@ await ops.start({
   ],
 });
 
-await producer.connect();
-await codec.registerAll();
-await deployments.start();
-await reviews.start();
-logger.info(
+await ops.run(
+  [
+    { name: 'connect producer', run: () => producer.connect() },
+    { name: 'register schemas', run: () => codec.registerAll() },
+    { name: 'follow deployments', run: () => deployments.start() },
+    { name: 'start reviews consumer', run: () => reviews.start() },
+  ],
   {
     model: host.model.version,
     metricsPort: config.metricsPort,
@@ -133,5 +131,4 @@ logger.info(
     delivery: config.delivery,
     ...(transactions ? { transactionalId: transactions.transactionalId } : {}),
   },
-  'inference running',
 );

@@ -5,17 +5,17 @@
  */
 import { hostname } from 'node:os';
 import { Counter, Gauge } from 'prom-client';
-import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
-import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
+import { ServiceOps } from '#shared/common';
+import { createBackbone } from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics, isTransientError } from '#shared/runner';
-import { createRowBinaryInserter, migrate } from '#shared/store';
+import { clickhouseReachable, createRowBinaryInserter, migrate } from '#shared/store';
 import { parseLoggerConfig } from './config.ts';
 import { EmbeddingWidths, createPredictionHandler } from './prediction-handler.ts';
 import { createPredictionStore } from './prediction-store.ts';
 
-const config = parseLoggerConfig(withLocalStackDefaults(process.env, 'logger'));
-const logger = createLogger('logger', config.logLevel);
-const metrics = createMetricsRegistry('logger');
+const config = parseLoggerConfig(process.env);
+const ops = ServiceOps.create('logger', config);
+const { logger, metrics } = ops;
 const stored = new Counter({
   name: 'logger_rows_inserted_total',
   help: 'Rows inserted into ClickHouse',
@@ -28,9 +28,7 @@ const clickhouseUp = new Gauge({
 });
 clickhouseUp.set(1);
 
-const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
 const { kafka, codec, producer } = createBackbone(config, `logger-${hostname()}`, logger, metrics);
-await migrate(config, logger);
 const inserter = createRowBinaryInserter(config);
 const store = createPredictionStore({
   inserter,
@@ -59,11 +57,13 @@ const runner = new ConsumerRunner({
   }),
 });
 
+const reachable = clickhouseReachable(config);
 await ops.start({
-  metrics,
-  metricsPort: config.metricsPort,
-  metricsHost: config.metricsHost,
-  readiness: () => ({ consumer: runner.isRunning, clickhouse: store.available }),
+  readiness: {
+    consumer: () => runner.isRunning,
+    // Answering, and the last insert did not fail (a user without INSERT pings fine).
+    clickhouse: async () => store.available && (await reachable()),
+  },
   steps: [
     { name: 'stop consumer (drain in-flight batches)', run: () => runner.stop() },
     { name: 'flush inserts', run: () => store.flush() },
@@ -72,6 +72,11 @@ await ops.start({
   ],
 });
 
-await producer.connect();
-await runner.start();
-logger.info({ groupId: config.groupId, metricsPort: config.metricsPort }, 'logger running');
+await ops.run(
+  [
+    { name: 'migrations', run: () => migrate(config, logger) },
+    { name: 'connect producer', run: () => producer.connect() },
+    { name: 'start consumer', run: () => runner.start() },
+  ],
+  { groupId: config.groupId, metricsPort: config.metricsPort },
+);

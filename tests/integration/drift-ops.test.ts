@@ -19,6 +19,7 @@ import {
   insertDriftChecks,
   migrate,
 } from '#shared/store';
+import { processCommand } from '../support/build.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { REPO_ROOT, clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';
 
@@ -39,11 +40,12 @@ const cliEnv = () => {
 };
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command = processCommand('services/mlops/cli.ts', cliEnv());
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'services/mlops/cli.ts', ...args],
-      { cwd: REPO_ROOT, env: cliEnv() },
+      [...command.args, ...args],
+      { cwd: command.cwd, env: command.env },
       (error, stdout, stderr) =>
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
@@ -60,9 +62,10 @@ interface Watcher {
 }
 
 function startCli(...args: string[]): Watcher {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/mlops/cli.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: cliEnv(),
+  const command = processCommand('services/mlops/cli.ts', cliEnv());
+  const child = spawn(process.execPath, [...command.args, ...args], {
+    cwd: command.cwd,
+    env: command.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

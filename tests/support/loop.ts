@@ -10,11 +10,12 @@
  */
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
+import { processCommand } from './build.ts';
 import { type Child, startTsProcess, stopProcess } from './processes.ts';
 import { join } from 'node:path';
 import { createLogger } from '#shared/common';
 import { createKafka, pinNewGroupAtEnd } from '#shared/kafka';
-import { REPO_ROOT, TEST_STACK_ENV, testKafkaSettings, testStackProcessEnv } from './stack.ts';
+import { TEST_STACK_ENV, testKafkaSettings, testStackProcessEnv } from './stack.ts';
 
 export interface LoopSettings {
   readonly modelName: string;
@@ -61,20 +62,12 @@ export function runCli(
   settings: LoopSettings,
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command = processCommand('services/mlops/cli.ts', loopEnv(settings));
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        'services/mlops/cli.ts',
-        ...args,
-        '--model',
-        settings.modelName,
-        '--actor',
-        'it',
-      ],
-      { cwd: REPO_ROOT, env: loopEnv(settings), maxBuffer: 16 * 1024 * 1024 },
+      [...command.args, ...args, '--model', settings.modelName, '--actor', 'it'],
+      { cwd: command.cwd, env: command.env, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) =>
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );

@@ -1,7 +1,7 @@
 /** Child processes for tests: services and fixtures run as real, separate processes. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { REPO_ROOT } from './stack.ts';
+import { processCommand } from './build.ts';
 
 export interface Child {
   readonly process: ChildProcess;
@@ -11,11 +11,16 @@ export interface Child {
   readonly exited: Promise<number | null>;
 }
 
-/** `logFile`: the output is appended there too, for a look after the test. */
+/**
+ * Starts `script` (relative to the repository): services, the CLI and the schema registry
+ * from the compiled build, fixtures from the sources (support/build.ts). `logFile`: the
+ * output is appended there too, for a look after the test.
+ */
 export function startTsProcess(script: string, env: NodeJS.ProcessEnv, logFile?: string): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: REPO_ROOT,
-    env,
+  const command = processCommand(script, env);
+  const child = spawn(process.execPath, command.args, {
+    cwd: command.cwd,
+    env: command.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

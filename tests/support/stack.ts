@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type KafkaSettings, kafkaSecurityOf, localAdminBackboneConfig } from '#shared/kafka';
+import { GOLDEN_SET_PATH } from '#shared/model';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -58,7 +59,7 @@ export const DEPLOYMENT_TRUSTED_KEYS_FILE = resolve(
 /**
  * The test code's own Kafka identity: the `admin` super user (tests create topics, write
  * every topic and read every group). Services started by tests use their own principals
- * (withLocalStackDefaults finds their passwords through STACK_DIR).
+ * (support/build.ts passes each its password file, as infra/local-stack.sh does).
  */
 export function testAdminBackboneConfig() {
   return localAdminBackboneConfig({
@@ -82,8 +83,10 @@ export function testStackProcessEnv(extra: Record<string, string> = {}): NodeJS.
     KAFKA_BROKERS: kafkaBrokers().join(','),
     SCHEMA_REGISTRY_URL: schemaRegistryUrl(),
     CLICKHOUSE_URL: clickhouseUrl(),
-    MODEL_DIR: TEST_MODEL_DIR,
-    BOOTSTRAP_MODEL_DIR: TEST_MODEL_DIR,
+    // Absolute: services run from the build, outside the repository (support/build.ts).
+    MODEL_DIR: resolve(REPO_ROOT, TEST_MODEL_DIR),
+    BOOTSTRAP_MODEL_DIR: resolve(REPO_ROOT, TEST_MODEL_DIR),
+    GOLDEN_SET_FILE: resolve(REPO_ROOT, GOLDEN_SET_PATH),
     DEPLOYMENT_SIGNING_KEY_FILE,
     DEPLOYMENT_TRUSTED_KEYS_FILE,
     // As the local stack: predictions without a key, writes and labels with one.

@@ -3,12 +3,12 @@ import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import {
   CatalogueError,
-  REPO_ROOT,
   deadLetterTopicOf,
   loadCatalogue,
   loadSchemaJson,
   validateCatalogue,
 } from '#shared/serde';
+import { REPO_ROOT } from '../support/stack.ts';
 
 describe('topic catalogue', () => {
   const catalogue = loadCatalogue();

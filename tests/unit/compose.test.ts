@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { REPO_ROOT, loadCatalogue, type Catalogue } from '#shared/serde';
+import { loadCatalogue, type Catalogue } from '#shared/serde';
+import { REPO_ROOT } from '../support/stack.ts';
 import { createTopics, planTopicCreation, type TopicAdmin } from '#shared/kafka';
 
 type YamlValue = null | boolean | number | string | YamlValue[] | YamlMap;
@@ -119,10 +120,10 @@ function composeProblems(compose: YamlValue, appServices: readonly string[]): st
       problems.push(`${entry} has no compose service "${name}"`);
       continue;
     }
-    if (
-      !new RegExp(`node .*--import tsx ${entry.replace(/\./g, '\\.')}$`).test(commandText(service))
-    ) {
-      problems.push(`service "${name}" does not run "node --import tsx ${entry}"`);
+    // The compiled entry with plain node: no TypeScript loader in production.
+    const compiled = `services/${name}/main.js`;
+    if (commandText(service) !== `node ${compiled}`) {
+      problems.push(`service "${name}" does not run "node ${compiled}"`);
     }
     if (!builtFromDockerfile(service))
       problems.push(`service "${name}" is not built from Dockerfile`);
@@ -393,7 +394,7 @@ describe('planTopicCreation', () => {
 describe('compose checks', () => {
   const appService = (name: string): YamlMap => ({
     build: { context: '.', dockerfile: 'Dockerfile' },
-    command: ['node', '--import', 'tsx', `services/${name}/main.ts`],
+    command: ['node', `services/${name}/main.js`],
     environment: Object.fromEntries(APP_VARIABLES.map((variable) => [variable, '9464'])),
     depends_on: { init: { condition: 'service_completed_successfully' } },
   });
@@ -401,7 +402,7 @@ describe('compose checks', () => {
     services: {
       init: {
         build: { context: '.' },
-        command: 'sh -c "node --import tsx scripts/create-topics.ts"',
+        command: 'sh -c "node scripts/create-topics.js"',
       },
       inference: appService('inference'),
     },
@@ -421,7 +422,7 @@ describe('compose checks', () => {
       },
     };
     expect(composeProblems(broken, ['inference'])).toEqual([
-      'service "inference" does not run "node --import tsx services/inference/main.ts"',
+      'service "inference" does not run "node services/inference/main.js"',
     ]);
   });
 
@@ -466,7 +467,7 @@ describe('docker-compose.yml', () => {
     expect(builtFromDockerfile(setup)).toBe(true);
     // Topics first; ACLs only when that succeeded (&&); as the admin principal.
     expect(commandText(setup)).toMatch(
-      /node --import tsx scripts\/create-topics\.ts && node --import tsx scripts\/kafka-access\.ts acls/,
+      /node scripts\/create-topics\.js && node scripts\/kafka-access\.js acls/,
     );
     expect(environmentOf(setup).KAFKA_BROKERS).toBe('kafka:9092,kafka-2:9092,kafka-3:9092');
     expect(environmentOf(setup).KAFKA_EXPECTED_BROKERS).toBe('3');
@@ -478,7 +479,7 @@ describe('docker-compose.yml', () => {
 
     const init = mapAt(services.init);
     expect(builtFromDockerfile(init)).toBe(true);
-    expect(commandText(init)).toMatch(/node --import tsx scripts\/register-schemas\.ts/);
+    expect(commandText(init)).toMatch(/node scripts\/register-schemas\.js/);
     expect(environmentOf(init).SCHEMA_REGISTRY_URL).toBe('http://schema-registry:8081');
     expect(dependsOnCondition(init, 'schema-registry')).toBe('service_healthy');
 

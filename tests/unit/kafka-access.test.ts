@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aclKey, kafkaAclsOf } from '#shared/kafka';
-import { CatalogueError, REPO_ROOT, loadCatalogue, validateCatalogue } from '#shared/serde';
+import { CatalogueError, loadCatalogue, validateCatalogue } from '#shared/serde';
+import { REPO_ROOT } from '../support/stack.ts';
 
 const catalogue = loadCatalogue();
 const acls = kafkaAclsOf(catalogue);

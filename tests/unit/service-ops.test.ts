@@ -1,10 +1,16 @@
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
+import {
+  type ReadinessChecks,
+  ServiceOps,
+  createLogger,
+  createMetricsRegistry,
+  evaluateReadiness,
+} from '#shared/common';
 
 const logger = createLogger('service-ops-test', 'silent');
 
-function harness(graceMs = 5_000) {
+function harness(graceMs = 5_000, readiness: ReadinessChecks = { consumer: () => true }) {
   const exits: number[] = [];
   const order: string[] = [];
   let signalled: ((reason: string) => Promise<number>) | undefined;
@@ -18,7 +24,7 @@ function harness(graceMs = 5_000) {
     ops.start({
       metrics: createMetricsRegistry('service-ops-test'),
       metricsPort: 0,
-      readiness: () => ({ consumer: true }),
+      readiness,
       steps,
     });
   const url = (path: string) =>
@@ -93,5 +99,81 @@ describe('ServiceOps: ops server, ordered shutdown, fatal errors', () => {
     expect(exits).toEqual([1]); // ShutdownTimeoutError: the grace period ran out
     release();
     await done;
+  });
+
+  it('/ready asks every part: a part that is down, throws or does not answer is not ready', async () => {
+    let clickhouseUp = true;
+    const { start, url } = harness(5_000, {
+      consumer: () => true,
+      clickhouse: async () => clickhouseUp,
+    });
+    await start([]);
+    expect((await fetch(url('/ready'))).status).toBe(200);
+    clickhouseUp = false;
+    const down = await fetch(url('/ready'));
+    expect(down.status).toBe(503);
+    expect(await down.json()).toEqual({
+      ready: false,
+      checks: { consumer: true, clickhouse: false },
+    });
+    clickhouseUp = true;
+    expect((await fetch(url('/ready'))).status).toBe(200);
+
+    const slow = await evaluateReadiness(
+      {
+        throws: () => {
+          throw new Error('no client');
+        },
+        late: () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 500)),
+        fine: () => true,
+      },
+      50,
+    );
+    expect(slow).toEqual({ ready: false, checks: { throws: false, late: false, fine: true } });
+  });
+
+  it('run: start-up steps in order; the first failure is fatal (ordered shutdown, exit 1), later steps never run', async () => {
+    const { ops, exits, order, start } = harness();
+    await start([{ name: 'close client', run: () => void order.push('shutdown: close client') }]);
+    const ok = await ops.run([
+      { name: 'migrations', run: () => void order.push('migrations') },
+      {
+        name: 'connect producer',
+        run: () => Promise.reject(new Error('ECONNREFUSED')),
+      },
+      { name: 'start consumer', run: () => void order.push('start consumer') },
+    ]);
+    await ops.shutdown('wait for the fatal shutdown');
+    expect(ok).toBe(false);
+    expect(order).toEqual(['migrations', 'shutdown: close client']);
+    expect(exits).toEqual([1]);
+  });
+
+  it('create: the service-named logger and registry, and the ops server on the config port', async () => {
+    const exits: number[] = [];
+    const ops = ServiceOps.create(
+      'unit-service',
+      { logLevel: 'silent', shutdownGraceMs: 1_000, metricsPort: 0 },
+      { exit: (code) => exits.push(code), installSignals: () => undefined },
+    );
+    await ops.start({ readiness: { part: () => true }, steps: [] });
+    const port = (ops.opsServer!.address() as AddressInfo).port;
+    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain(
+      'service="unit-service"',
+    );
+    expect(await ops.run([{ name: 'nothing', run: () => undefined }])).toBe(true);
+    await ops.shutdown('done');
+    expect(exits).toEqual([0]);
+  });
+
+  it('create without a metrics port (the gateway): no ops server, readiness still answers', async () => {
+    const ops = ServiceOps.create(
+      'unit-gateway',
+      { logLevel: 'silent', shutdownGraceMs: 1_000 },
+      { exit: () => undefined, installSignals: () => undefined },
+    );
+    await ops.start({ readiness: { model: () => false }, steps: [] });
+    expect(ops.opsServer).toBeUndefined();
+    expect(await ops.readiness()).toEqual({ ready: false, checks: { model: false } });
   });
 });

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '#shared/serde';
+import { REPO_ROOT } from '../support/stack.ts';
 
 const eslint = new ESLint({ cwd: REPO_ROOT });
 const PROBE = 'services/shared/src/training/probe.ts';

@@ -1,4 +1,8 @@
-/** Lowest layer of the shared library: no Kafka, no Avro, no I/O besides logging. */
+/**
+ * Lowest layer of the shared library: errors, config, logging, metrics, the ops server,
+ * ordered shutdown, worker threads and where the package's files are. No Kafka, no Avro,
+ * no ClickHouse.
+ */
 export * from './errors.ts';
 export * from './config.ts';
 export * from './backoff.ts';
@@ -9,3 +13,4 @@ export * from './ids.ts';
 export * from './http.ts';
 export * from './service-ops.ts';
 export * from './run-in-worker.ts';
+export * from './paths.ts';

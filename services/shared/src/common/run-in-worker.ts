@@ -1,10 +1,12 @@
 /**
  * Runs CPU-heavy work (drift calibration, head training: tens of seconds) in a worker thread,
  * so the calling service keeps its Kafka heartbeats and /health answers. The task is a
- * module exporting `run(input, progress)`; input, progress and result are structured-cloned.
+ * module exporting `run(input, progress)` (its URL: `siblingModule('./task.ts', import.meta.url)`,
+ * so the build runs the compiled one); input, progress and result are structured-cloned.
  */
 import { Worker } from 'node:worker_threads';
 import { AppError } from './errors.ts';
+import { workerEntry } from './paths.ts';
 
 export class WorkerTaskError extends AppError {
   constructor(code: string, message: string) {
@@ -22,9 +24,12 @@ export function runInWorker<I, R, P = unknown>(
   input: I,
   onProgress?: (progress: P) => void,
 ): Promise<R> {
-  const worker = new Worker(new URL('./task-worker-entry.mjs', import.meta.url), {
-    workerData: { moduleUrl: moduleUrl.href, input },
-  });
+  const worker = new Worker(
+    workerEntry('./task-worker.ts', './task-worker-entry.mjs', import.meta.url),
+    {
+      workerData: { moduleUrl: moduleUrl.href, input },
+    },
+  );
   return new Promise<R>((resolve, reject) => {
     let settled = false;
     worker.on('message', (message: TaskMessage<P, R>) => {

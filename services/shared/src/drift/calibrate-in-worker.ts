@@ -4,7 +4,7 @@
  * Kafka heartbeats (a leader would lose its group membership mid-calibration) and its
  * /health answers. This runs it in a worker thread that loads the reference itself.
  */
-import { runInWorker } from '#shared/common';
+import { runInWorker, siblingModule } from '#shared/common';
 import type { CalibrationOptions, DriftThresholds } from './calibration.ts';
 import type { CalibrationProgress, CalibrationTaskInput } from './calibration-task.ts';
 import { DriftReferenceError } from './reference.ts';
@@ -16,7 +16,7 @@ export async function calibrateInWorker(
   const { onProgress, ...serialisable } = options;
   try {
     return await runInWorker<CalibrationTaskInput, DriftThresholds, CalibrationProgress>(
-      new URL('./calibration-task.ts', import.meta.url),
+      siblingModule('./calibration-task.ts', import.meta.url),
       { folder, options: serialisable },
       (progress) => onProgress?.(progress.stage, progress.done, progress.total),
     );

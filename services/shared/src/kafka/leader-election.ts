@@ -111,6 +111,8 @@ export class LeaderElection {
   /** Kept through a rebalance (while `leader` is false) to claim leadership back. */
   private leaderSince: number | null = null;
   private running = false;
+  /** In a generation of the group (leader or standby), not crashed or stopped. */
+  private member = false;
   private restarting: Promise<void> | undefined;
 
   constructor(private readonly options: LeaderElectionOptions) {
@@ -119,6 +121,11 @@ export class LeaderElection {
 
   get isLeader(): boolean {
     return this.leader;
+  }
+
+  /** Taking part in the election (leading or standing by): a readiness part. */
+  get isMember(): boolean {
+    return this.member;
   }
 
   async start(): Promise<void> {
@@ -149,11 +156,16 @@ export class LeaderElection {
     consumer.on(events.GROUP_JOIN, ({ payload }) => {
       const partitions = payload.memberAssignment[options.topic] ?? [];
       const leads = partitions.length > 0;
+      this.member = true;
       this.leaderSince = leads ? (this.leaderSince ?? Date.now()) : null;
       this.set(leads, `joined generation as ${payload.memberId}`);
     });
-    consumer.on(events.STOP, () => this.set(false, 'stopped'));
+    consumer.on(events.STOP, () => {
+      this.member = false;
+      this.set(false, 'stopped');
+    });
     consumer.on(events.CRASH, ({ payload }) => {
+      this.member = false;
       this.leaderSince = null;
       this.set(false, 'crashed');
       // kafkajs restarts by itself after retriable errors only; a join that kept meeting

@@ -1,17 +1,19 @@
 /**
- * Defaults for the local development stack: when KAFKA_BROKERS or SCHEMA_REGISTRY_URL are
- * not set, read the addresses the local stack wrote under its state folder (the ports
+ * Defaults for tools run against a local development stack (the mlops CLI, set-up scripts,
+ * benchmarks, tests), only when STACK_DIR names the stack's state folder (relative: to the
+ * working directory; `npm run mlops` sets it to var/): when KAFKA_BROKERS or
+ * SCHEMA_REGISTRY_URL are not set, read the addresses the stack wrote under that folder (the ports
  * depend on the stack's KAFKA_PORT and SCHEMA_REGISTRY_PORT); when the deployment key files
  * and the gateway's API key file are not set, use those the local stack generated under
  * `secrets/` (only if they exist: there is no built-in key); when KAFKA_USERNAME is not set,
  * the caller's principal, with the password file the local stack generated for it
- * (`secrets/kafka/<principal>.password`). Production sets every variable explicitly and
- * never reaches the files.
+ * (`secrets/kafka/<principal>.password`). Without STACK_DIR the environment is returned
+ * as it is. Services never use this: they read only their environment, which the local stack
+ * (infra/local-stack.sh), docker-compose and tests set explicitly.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Env, parseConfig } from '#shared/common';
-import { REPO_ROOT } from '#shared/serde';
 import { backboneConfigFields } from './backbone.ts';
 
 /** The local stack's deployment key pair, relative to its state folder (infra/local-stack.sh). */
@@ -34,7 +36,8 @@ const ifExists = (path: string): string | undefined => (existsSync(path) ? path 
  *   (topics/catalogue.json `principals`), `mlops` for the CLI, `admin` for set-up scripts.
  */
 export function withLocalStackDefaults(env: Env, principal: string): Env {
-  const stackDir = resolve(REPO_ROOT, env.STACK_DIR ?? 'var');
+  if (!env.STACK_DIR) return env;
+  const stackDir = resolve(env.STACK_DIR);
   const kafkaUsername = env.KAFKA_USERNAME || principal;
   const fromFile = (path: string): string | undefined =>
     existsSync(path) ? readFileSync(path, 'utf8').trim() || undefined : undefined;

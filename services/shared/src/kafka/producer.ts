@@ -84,6 +84,11 @@ export class EventProducer {
     });
   }
 
+  /** Connected (and not yet disconnected): the gateway's readiness part for Kafka. */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
   async connect(): Promise<void> {
     if (this.connected) return;
     await this.producer.connect();

@@ -28,7 +28,7 @@ export class EvaluationDataError extends AppError {
   }
 }
 
-/** Golden evaluation set, relative to the repository root. */
+/** The golden set's usual place (GOLDEN_SET_FILE's default; relative: to the working directory). */
 export const GOLDEN_SET_PATH = 'data/sst2/dev.tsv';
 
 /** Reads a `sentence<TAB>label` file with a header line (the SST-2 / GLUE layout). */

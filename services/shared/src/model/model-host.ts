@@ -30,6 +30,11 @@ export class ModelHost {
     return this.current.info;
   }
 
+  /** The serving model's worker is alive and can score (a readiness part). */
+  get isServing(): boolean {
+    return this.current.isServing;
+  }
+
   async score(texts: readonly string[]): Promise<ScoredBatch> {
     const worker = this.current;
     return { model: worker.info, results: await worker.score(texts) };

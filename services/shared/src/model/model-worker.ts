@@ -1,6 +1,6 @@
 /** Main-thread handle of one inference worker thread (one loaded model version). */
 import { Worker } from 'node:worker_threads';
-import { AppError } from '#shared/common';
+import { AppError, workerEntry } from '#shared/common';
 import { type EngineOptions, ModelLoadError, type ScoredText } from './engine.ts';
 import type { ModelInfo } from './folder.ts';
 import type { WorkerReply, WorkerRequest } from './protocol.ts';
@@ -19,6 +19,7 @@ export class ModelWorker {
   >();
   private drained: (() => void) | undefined;
   private failure: Error | undefined;
+  private exited = false;
 
   private constructor(
     private readonly worker: Worker,
@@ -46,14 +47,20 @@ export class ModelWorker {
       failAll(new InferenceFailedError(`inference worker crashed: ${error.message}`)),
     );
     worker.on('exit', (code) => {
+      this.exited = true;
       if (this.pending.size > 0)
         failAll(new InferenceFailedError(`inference worker exited (${code})`));
     });
   }
 
+  /** False once the worker crashed or exited (readiness: the model can no longer score). */
+  get isServing(): boolean {
+    return this.failure === undefined && !this.exited;
+  }
+
   /** Starts a worker and resolves once its model is loaded and warmed up. */
   static start(folder: string, options: EngineOptions = {}): Promise<ModelWorker> {
-    const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
+    const worker = new Worker(workerEntry('./worker.ts', './worker-entry.mjs', import.meta.url), {
       workerData: { folder, options },
     });
     return new Promise((resolve, reject) => {

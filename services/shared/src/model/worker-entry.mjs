@@ -1,6 +1,6 @@
-// Entry of inference worker threads. Workers do not reliably inherit the TypeScript loader
-// of the process that starts them (a test runner, `node --import tsx`, ...), so the worker
-// registers tsx itself before loading the TypeScript worker module.
+// Source-tree entry of inference worker threads, used only when running from the TypeScript
+// sources: registers tsx (workers do not reliably inherit the TypeScript loader of the
+// process that starts them), then loads the worker. The build starts worker.js directly.
 import { register } from 'tsx/esm/api';
 
 register();

@@ -1,10 +1,11 @@
 import { numberField, stringField } from '#shared/common';
+import { GOLDEN_SET_PATH } from '#shared/model';
 
 /** Config fields of whatever writes to the registry (the mlops CLI, later the promoter). */
 export const registryConfigFields = {
   artifactRoot: stringField(
     'ARTIFACT_ROOT',
-    'Root of the content-addressed artifact store (relative: to the repository root)',
+    'Root of the content-addressed artifact store (relative: to the working directory)',
     { default: 'var/artifacts' },
   ),
   minF1: numberField(
@@ -20,5 +21,10 @@ export const registryConfigFields = {
     'BOOTSTRAP_MODEL_DIR',
     'Committed bootstrap model registered as the first version',
     { default: 'models/sentiment-minilm' },
+  ),
+  goldenSetFile: stringField(
+    'GOLDEN_SET_FILE',
+    'Golden evaluation set (SST-2 dev, sentence<TAB>label with a header line)',
+    { default: GOLDEN_SET_PATH },
   ),
 };

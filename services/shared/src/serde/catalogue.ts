@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AppError } from '#shared/common';
+import { AppError, PACKAGE_ROOT } from '#shared/common';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-export const CATALOGUE_PATH = `${REPO_ROOT}topics/catalogue.json`;
-export const SCHEMAS_DIR = `${REPO_ROOT}schemas`;
+/** Shipped with the code (the build copies both beside it; see common/paths.ts). */
+export const CATALOGUE_PATH = `${PACKAGE_ROOT}topics/catalogue.json`;
+export const SCHEMAS_DIR = `${PACKAGE_ROOT}schemas`;
 export const GENERATED_TYPES_PATH = fileURLToPath(
   new URL('./events.generated.ts', import.meta.url),
 );

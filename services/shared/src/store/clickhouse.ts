@@ -72,3 +72,34 @@ export function classifyClickHouseError(error: unknown): unknown {
     return new DependencyUnavailableError('clickhouse', describeError(error), { cause: error });
   return error;
 }
+
+/**
+ * Readiness probe of ClickHouse: its `/ping` answers within `timeoutMs` (a fresh HTTP request
+ * each time, so a dead keep-alive connection cannot hide an outage). Answers are reused for
+ * `cacheMs`, so frequent `/ready` polling does not become ClickHouse load.
+ */
+export function clickhouseReachable(
+  settings: Pick<ClickHouseSettings, 'clickhouseUrl'>,
+  options: { timeoutMs?: number; cacheMs?: number } = {},
+): () => Promise<boolean> {
+  const timeoutMs = options.timeoutMs ?? 1_500;
+  const cacheMs = options.cacheMs ?? 1_000;
+  const url = new URL('/ping', settings.clickhouseUrl);
+  let last: { at: number; ok: boolean } | undefined;
+  return async () => {
+    if (last && Date.now() - last.at < cacheMs) return last.ok;
+    let ok: boolean;
+    try {
+      const response = await fetch(url, {
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { connection: 'close' },
+      });
+      ok = response.ok;
+      await response.body?.cancel();
+    } catch {
+      ok = false;
+    }
+    last = { at: Date.now(), ok };
+    return ok;
+  };
+}

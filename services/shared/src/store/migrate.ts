@@ -12,12 +12,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError, type Logger, describeError } from '#shared/common';
-import { REPO_ROOT } from '#shared/serde';
+import { AppError, type Logger, PACKAGE_ROOT, describeError } from '#shared/common';
 import { type ClickHouseSettings, createClickHouse } from './clickhouse.ts';
 import { identifier } from './sql.ts';
 
-export const MIGRATIONS_DIR = join(REPO_ROOT, 'infra/clickhouse/migrations');
+/** Shipped with the code (the build copies them beside it; see common/paths.ts). */
+export const MIGRATIONS_DIR = join(PACKAGE_ROOT, 'infra/clickhouse/migrations');
 
 export class MigrationError extends AppError {
   constructor(message: string, options: { cause?: unknown } = {}) {
@@ -115,6 +115,26 @@ async function appliedChecksums(
   );
 }
 
+/**
+ * Earlier texts of released migrations that some servers applied, by version: their checksums
+ * still count as "applied unchanged". Only for edits after which what the old text created is
+ * still right on the server that applied it (SQL made valid on another ClickHouse version);
+ * a change of schema or results is a new migration, never an entry here.
+ */
+export const EARLIER_CHECKSUMS: Readonly<Record<string, readonly string[]>> = {
+  // 0004: model_timeline's joined subqueries gained aliases, which current ClickHouse
+  // requires (ALIAS_REQUIRED); on 18.16 the view the old text created is the same view.
+  '0004': ['91add43110edbbf587be9a1c5b436ee52aca278dd616be4a1dc2e054afd5c520'],
+};
+
+/** Whether `checksum` (recorded in schema_migrations) is this migration, applied unchanged. */
+function appliedUnchanged(migration: Migration, checksum: string): boolean {
+  return (
+    checksum === migration.checksum ||
+    (EARLIER_CHECKSUMS[migration.version] ?? []).includes(checksum)
+  );
+}
+
 function changedAfterApplying(migration: Migration): MigrationError {
   return new MigrationError(
     `migration ${migration.version}_${migration.name} changed after it was applied; add a new migration instead`,
@@ -140,7 +160,7 @@ async function verifyApplied(
   for (const migration of migrations) {
     const checksum = applied.get(migration.version);
     if (checksum === undefined) pending.push(`${migration.version}_${migration.name}`);
-    else if (checksum !== migration.checksum) throw changedAfterApplying(migration);
+    else if (!appliedUnchanged(migration, checksum)) throw changedAfterApplying(migration);
   }
   if (pending.length > 0) {
     throw new MigrationPendingError(
@@ -150,7 +170,13 @@ async function verifyApplied(
   }
 }
 
-async function applyPending(
+/**
+ * `apply` mode's work on a client bound to `db` (which must exist): creates
+ * `schema_migrations`, applies the pending migrations statement by statement, records them.
+ * Exported so that the SQL test on current ClickHouse (tests/support/chdb.ts) applies the
+ * migrations exactly this way to an in-process engine.
+ */
+export async function applyPending(
   admin: ReturnType<typeof createClickHouse>,
   db: string,
   logger: Logger,
@@ -166,7 +192,7 @@ async function applyPending(
   for (const migration of migrations) {
     const previous = applied.get(migration.version);
     if (previous !== undefined) {
-      if (previous !== migration.checksum) throw changedAfterApplying(migration);
+      if (!appliedUnchanged(migration, previous)) throw changedAfterApplying(migration);
       continue;
     }
     for (const statement of migration.statements) {
