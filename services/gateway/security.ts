@@ -20,6 +20,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type ApiKeyRing, type Principal, type Scope, hasScope } from './api-keys.ts';
+import { errorBody, sendError } from './routes/errors.ts';
 
 export interface SecurityOptions {
   readonly keys: ApiKeyRing;
@@ -51,12 +52,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 function deny(reply: FastifyReply, status: 401 | 403, code: string, message: string) {
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="sentiment-gateway"');
-  return reply.status(status).send({
-    statusCode: status,
-    error: status === 401 ? 'Unauthorized' : 'Forbidden',
-    code,
-    message,
-  });
+  return sendError(reply, status, code, message);
 }
 
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -93,12 +89,12 @@ async function security(app: FastifyInstance, options: SecurityOptions): Promise
         ? options.anonymousRateLimitPerMinute
         : (request.principal.rateLimitPerMinute ?? options.rateLimitPerMinute),
     timeWindow: 60_000,
-    errorResponseBuilder: (_request, context) => ({
-      statusCode: 429,
-      error: 'Too Many Requests',
-      code: 'RATE_LIMITED',
-      message: `rate limit of ${context.max} requests per minute reached; retry in ${Math.ceil(context.ttl / 1000)} s`,
-    }),
+    errorResponseBuilder: (_request, context) =>
+      errorBody(
+        429,
+        'RATE_LIMITED',
+        `rate limit of ${context.max} requests per minute reached; retry in ${Math.ceil(context.ttl / 1000)} s`,
+      ),
   });
 
   app.decorateRequest('principal', {
