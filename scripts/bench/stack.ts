@@ -6,6 +6,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { withLocalStackDefaults } from '#shared/kafka';
 import { REPO_ROOT } from '../lib/repo.ts';
 
 export interface BenchStack {
@@ -55,11 +56,44 @@ export function benchServiceEnv(
   };
 }
 
-/** Starts `services/<name>/main.ts`; its stdout (the log) goes to `logFile` when given. */
-export function startService(name: string, env: NodeJS.ProcessEnv, logFile?: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', `services/${name}/main.ts`], {
+/** How a benchmark runs a service: the build with plain node (as the stacks do), or the sources through tsx. */
+export type ServiceMode = 'build' | 'source';
+
+/**
+ * The command line of service `name`: `build` runs dist/services/<name>/main.js (built by
+ * the stack's `up`) with this Node; `source` runs services/<name>/main.ts through tsx with
+ * `node` (another Node binary, e.g. the system's, to measure against).
+ */
+export function serviceCommand(
+  name: string,
+  mode: ServiceMode = 'build',
+  node: string = process.execPath,
+): { command: string; args: string[] } {
+  return mode === 'build'
+    ? { command: node, args: [resolve(REPO_ROOT, 'dist/services', name, 'main.js')] }
+    : { command: node, args: ['--import', 'tsx', `services/${name}/main.ts`] };
+}
+
+/**
+ * Starts service `name` as its own Kafka principal with the stack's key files (services read
+ * only their environment; the stack's `secrets/` supply it, as infra/local-stack.sh does);
+ * its stdout (the log) goes to `logFile` when given.
+ */
+export function startService(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  logFile?: string,
+  mode: ServiceMode = 'build',
+  node?: string,
+): ChildProcess {
+  const { command, args } = serviceCommand(name, mode, node);
+  const serviceEnv = withLocalStackDefaults(
+    { ...env, KAFKA_USERNAME: '', KAFKA_PASSWORD_FILE: '' },
+    name,
+  );
+  return spawn(command, args, {
     cwd: REPO_ROOT,
-    env,
+    env: { ...serviceEnv, STACK_DIR: undefined },
     stdio: ['ignore', logFile === undefined ? 'ignore' : openSync(logFile, 'a'), 'inherit'],
   });
 }
