@@ -51,6 +51,11 @@ export interface GatewayDeps {
   /** Awaits the broker's acknowledgement (the async path promises durability). */
   readonly publishReviews: (events: readonly OutgoingEvent<'reviews'>[]) => Promise<void>;
   readonly kafkaConnected: () => boolean;
+  /**
+   * The service's other readiness parts (main.ts: ServiceOps probes such as the model
+   * worker and the deployments consumer), merged into /ready's checks; none by default.
+   */
+  readonly readiness?: () => Promise<{ readonly checks: Record<string, boolean> }>;
   readonly metrics: Registry;
   readonly limits: GatewayLimits;
   readonly security: SecurityOptions;
@@ -100,6 +105,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     model: deps.model,
     kafkaConnected: deps.kafkaConnected,
     publisherStatus: deps.publisherStatus,
+    ...(deps.readiness ? { parts: deps.readiness } : {}),
     metrics,
   });
   return app;

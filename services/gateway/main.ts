@@ -46,6 +46,7 @@ const app = await buildApp({
   publisherStatus: () => publisher.status(),
   publishReviews: (events) => producer.send('reviews', events),
   kafkaConnected: () => producer.isConnected,
+  readiness: () => ops.readiness(),
   metrics,
   limits: {
     maxTexts: config.maxTexts,
@@ -98,9 +99,9 @@ const deployments = new ConsumerRunner({
 });
 
 await ops.start({
+  // Served by the app's /ready beside its own checks (model loaded, Kafka, publish buffer).
   readiness: {
-    model: () => host?.isServing ?? false,
-    kafka: () => producer.isConnected,
+    modelWorker: () => host?.isServing ?? false,
     deploymentsConsumer: () => deployments.isRunning,
   },
   steps: [

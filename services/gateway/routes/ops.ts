@@ -2,7 +2,8 @@
  * Operations endpoints, for orchestrators and Prometheus rather than clients:
  *   GET /health   liveness: the process answers (always 200 {status: "ok"}).
  *   GET /ready    readiness: 200 when a model is loaded, Kafka is connected and the
- *                 publisher can send, and its buffer has room; 503 otherwise, with each check.
+ *                 publisher can send, its buffer has room, and every other part the service
+ *                 names (`parts`) is ready; 503 otherwise, with each check.
  *   GET /metrics  Prometheus text; loopback clients and admin keys (scope `metrics`,
  *                 security.ts); left out of the OpenAPI document.
  */
@@ -18,6 +19,8 @@ export interface OpsRoutesOptions {
   readonly model: () => ModelInfo | undefined;
   readonly kafkaConnected: () => boolean;
   readonly publisherStatus: () => PublisherStatus;
+  /** The service's other readiness parts, merged into the checks. */
+  readonly parts?: () => Promise<{ readonly checks: Record<string, boolean> }>;
   /** What /metrics serves. */
   readonly metrics: Registry;
 }
@@ -61,6 +64,7 @@ async function opsRoutesPlugin(app: FastifyInstance, options: OpsRoutesOptions) 
         model: options.model() !== undefined,
         kafka: options.kafkaConnected() && publisher.kafkaAvailable,
         publishBuffer: publisher.buffered < publisher.capacity,
+        ...(options.parts ? (await options.parts()).checks : {}),
       };
       const ready = Object.values(checks).every(Boolean);
       return reply
