@@ -124,6 +124,101 @@ describe('CommitLane: in-order commits of pipelined batches', () => {
     expect(drained).toBe(true);
   });
 
+  it('a batch stays in flight until its commit has finished: a lane of one commits before it takes the next', async () => {
+    let finishCommit!: () => void;
+    const commits: string[] = [];
+    const lane = new CommitLane<string>({
+      commit: (offset) =>
+        new Promise<void>((resolve) => {
+          finishCommit = () => {
+            commits.push(offset);
+            resolve();
+          };
+        }),
+    });
+    const { a } = pushed(lane, 'a');
+    let roomy = false;
+    const room = lane.waitForRoom(1).then(() => (roomy = true));
+    a.resolve(done(10));
+    await flush();
+    expect(lane.inFlight).toBe(1); // processed, its commit on its way
+    expect(roomy).toBe(false);
+    finishCommit();
+    await room;
+    expect(commits).toEqual(['10']);
+    expect(lane.inFlight).toBe(0);
+  });
+
+  it('commit is given the batch that ends at the offset and every batch it covers', async () => {
+    const calls: [string, string, string[]][] = [];
+    const lane = new CommitLane<string>({
+      commit: async (offset, last, covered) => {
+        calls.push([offset, last, [...covered]]);
+      },
+    });
+    const { a, b, c } = pushed(lane, 'a', 'b', 'c');
+    b.resolve(done(20));
+    a.resolve(done(10));
+    await flush();
+    c.resolve(done(30));
+    await lane.drain();
+    expect(calls).toEqual([
+      ['20', 'b', ['a', 'b']],
+      ['30', 'c', ['c']],
+    ]);
+  });
+
+  it('committed starts from the seed and follows successful commits only', async () => {
+    let fail = false;
+    const lane = new CommitLane<string>({
+      committed: '5',
+      commit: async () => {
+        if (fail) throw new Error('rebalance in progress');
+      },
+    });
+    expect(lane.committed).toBe('5');
+    const { a, b } = pushed(lane, 'a', 'b');
+    a.resolve(done(10));
+    await flush();
+    expect(lane.committed).toBe('10');
+    fail = true;
+    b.resolve(done(20));
+    await lane.drain();
+    expect(lane.committed).toBe('10');
+  });
+
+  it('commitFailureCloses: a failed commit (a transaction) closes the lane; nothing queued behind it is committed', async () => {
+    const attempts: string[] = [];
+    const commitErrors: unknown[] = [];
+    let failFirst = true;
+    let finishFirst!: () => void;
+    const lane = new CommitLane<string>({
+      commitFailureCloses: true,
+      commit: async (offset) => {
+        attempts.push(offset);
+        if (failFirst) {
+          failFirst = false;
+          await new Promise<void>((resolve) => (finishFirst = resolve));
+          throw new Error('EndTxn timed out');
+        }
+      },
+      onCommitError: (error) => commitErrors.push(error),
+    });
+    const { a, b, c } = pushed(lane, 'a', 'b', 'c');
+    a.resolve(done(10));
+    await flush();
+    b.resolve(done(20)); // its commit queues behind a's
+    await flush();
+    finishFirst();
+    c.resolve(done(30));
+    await lane.drain();
+    expect(attempts).toEqual(['10']); // b's commit is not made after a's failed
+    expect(commitErrors).toHaveLength(1);
+    expect(lane.closed).toBe(true);
+    expect(lane.committed).toBeUndefined();
+    await lane.waitForRoom(1);
+  });
+
   it('a failed commit is reported and the lane goes on', async () => {
     const { lane, commitErrors, committed } = harness({ failCommit: true });
     const { a } = pushed(lane, 'a');

@@ -3,36 +3,77 @@
  * per-partition batches, heartbeats during long work, offsets committed explicitly only
  * after effects and dead letters are durable, poison to `dlq.<topic>`.
  *
+ * One commit path. Every batch goes into its partition's CommitLane (commit-lane.ts), the
+ * single owner of what the partition commits next: the lane commits the end of the longest
+ * prefix of batches whose effects are durable, in fetch order, one commit at a time. A
+ * batch counts as in flight until its commit has finished, and `eachBatch` returns once
+ * fewer than `batchesInFlightPerPartition` batches of the partition are in flight: at the
+ * default depth of 1 a batch is processed and committed before kafkajs fetches the
+ * partition again. What a commit is depends on the delivery mode, not on the depth: an
+ * offset commit (the batch payload's one-request commit), or, exactly once, a Kafka
+ * transaction with the batches' outputs, dead letters and offset.
+ *
  * Pipelining (`batchesInFlightPerPartition` > 1, for sinks whose effects may land out of
  * order, such as the logger's idempotent inserts): kafkajs fetches a partition's next batch
  * only after the handler of the previous one returned, so a handler that waits for a slow
- * write leaves the consumer idle. With pipelining the runner lets kafkajs fetch on while up
- * to that many batches of a partition are being processed, and commits their offsets in
- * order through a CommitLane (commit-lane.ts): the contract holds unchanged (an offset is
- * committed only once every batch before it is durable); what changes is that batches of
- * one partition may take effect out of order, and up to that many batches are redelivered
- * after a crash. Memory stays bounded: a partition with a full lane fetches nothing more.
+ * write leaves the consumer idle. With pipelining up to that many batches of a partition are
+ * processed at once; the contract holds unchanged (an offset is committed only once every
+ * batch before it is durable); what changes is that batches of one partition may take
+ * effect out of order, and up to that many batches are redelivered after a crash. Memory
+ * stays bounded: a partition with a full lane fetches nothing more.
+ *
+ * A lane belongs to one membership: after every join kafkajs reads each partition from the
+ * committed offset again, so the batches that follow go into a new lane (the old one still
+ * commits its finished prefix, never past a batch that is not durable). A batch that failed
+ * unexpectedly (or a failed transaction) closes its lane: the partition's batches are then
+ * held (not resolved, so kafkajs reads nothing past them) until the member has rejoined,
+ * which the runner does at once. A batch is resolved (kafkajs may fetch past it) only while
+ * its lane is open.
  *
  * Exactly once inside Kafka (`transactions`: a TransactionalEventProducer, for
  * read-process-write consumers such as inference): the handler's derived events go to a
- * per-batch buffer (transaction-buffer.ts), and the batch's outputs, dead letters and
- * consumed offset are committed in one Kafka transaction, so read-committed consumers
+ * per-batch buffer (transaction-buffer.ts), and the lane commits the batch's outputs, dead
+ * letters and consumed offset in one Kafka transaction, so read-committed consumers
  * downstream see each input's effects exactly once. The producer's InitProducerId runs in
  * `start`, before the group reads its offsets (it settles what a killed predecessor left
  * open). A failed transaction has an unknown outcome: the runner stops handling batches,
  * resets the producer (which settles that outcome) and rejoins the group, so it goes on from
- * the offsets the coordinator holds. Offsets this member has committed itself are remembered,
- * and messages below them are skipped if the group hands them out again. Not combinable with
- * pipelining (one transaction at a time per producer; commits are serialised).
+ * the offsets the coordinator holds. The lane remembers the offset it committed (a new lane
+ * of the partition starts from its predecessor's), and messages below it are skipped if the
+ * group hands them out again (kafkajs 2.2 cannot ask for stable offsets, see README Limits).
+ * Not combinable with pipelining (one transaction at a time per producer, and the handler
+ * sees batches in order).
+ *
+ * Control records (commit and abort markers of transactional producers upstream, such as
+ * inference writing `predictions`). kafkajs hides them (and aborted messages) from
+ * `batch.messages`, but they occupy offsets: a partition whose last record is a commit
+ * marker ends one past its last message. So the runner commits past the batch's last record
+ * (`batch.lastOffset() + 1`, see `batchEndOffset`), not only past its last message, once all
+ * of the batch's messages are handled; otherwise the committed offset stays one short of the
+ * partition's end at rest (lag 1 forever). A fetch that holds only such records (a marker
+ * that arrived after its transaction's data was fetched, or a whole aborted transaction)
+ * never reaches `eachBatch` with autoCommit off: kafkajs resolves it and commits it only
+ * through its own autoCommit, which this runner turns off. kafkajs does announce it, with a
+ * START_BATCH_PROCESS event of batchSize 0 emitted in the partition's fetch order (the
+ * partition's previous batch has returned from `eachBatch` by then); the runner pushes it
+ * into the lane as a batch with nothing to do, so its end is committed in order, after every
+ * batch before it is durable (exactly once: in a transaction holding only the offset).
  *
  * Stop order (see `stop`): stop fetching and wait for the in-flight batches (which commit
  * or are abandoned), then disconnect. The DLQ producer (and the transactional producer) are
  * owned by the caller, which flushes and closes them after the runner stopped.
  */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type {
+  Batch,
+  Consumer,
+  ConsumerStartBatchProcessEvent,
+  EachBatchPayload,
+  Kafka,
+} from 'kafkajs';
 import {
   type BackoffPolicy,
+  ConfigError,
   DEFAULT_BACKOFF,
   type Logger,
   backoffDelay,
@@ -50,7 +91,7 @@ import {
   KAFKA_RETRY,
   pinNewGroupAtEnd,
   CONSUMER_METADATA_MAX_AGE_MS,
-  type EventProducer,
+  type EventSink,
   type OutgoingEvent,
   type TransactionalEventProducer,
   encodeEvents,
@@ -67,11 +108,14 @@ import { CommitLane, type DoneOutcome } from './commit-lane.ts';
 import type { RunnerMetrics } from './metrics.ts';
 import { isCoordinatorMovedError, isTransientError } from './transient.ts';
 
+/** What the runner uses of a TransactionalEventProducer (its whole transactional contract). */
+export type RunnerTransactions = Pick<TransactionalEventProducer, 'init' | 'commit' | 'reset'>;
+
 export interface ConsumerRunnerOptions<T extends TopicName> {
   readonly kafka: Kafka;
   readonly codec: EventCodec;
-  /** Used for dead letters; connected by the caller. */
-  readonly producer: EventProducer;
+  /** Where dead letters go (at least once): the service's EventProducer, connected by the caller. */
+  readonly producer: EventSink;
   readonly topic: T;
   readonly groupId: string;
   readonly service: string;
@@ -94,9 +138,10 @@ export interface ConsumerRunnerOptions<T extends TopicName> {
   readonly batchesInFlightPerPartition?: number;
   /**
    * Exactly once inside Kafka (see the module comment): outputs, dead letters and offsets of
-   * each batch in one transaction of this producer. Default: at least once.
+   * each batch in one transaction of this producer (a TransactionalEventProducer). Default:
+   * at least once.
    */
-  readonly transactions?: TransactionalEventProducer;
+  readonly transactions?: RunnerTransactions;
   /** Upper bound of bytes fetched per partition per request. Default 1 MiB. */
   readonly maxBytesPerPartition?: number;
   /** Longest a fetch waits for data before returning empty. Default 100 ms (kafkajs: 5 s). */
@@ -116,12 +161,27 @@ export interface ConsumerRunnerOptions<T extends TopicName> {
   readonly onFatal?: (error: unknown) => void;
 }
 
-/** What the runner keeps with each pipelined batch until it is committed. */
+/** What the runner keeps with each batch until it is committed. */
 interface BatchContext {
   readonly highWatermark: string;
   /** performance.now() when the batch was handed over. */
   readonly started: number;
+  /** At least once: commits the partition's offset through the consumer that fetched it. */
+  readonly commitOffset: (offset: string) => Promise<void>;
+  /** Exactly once: the batch's outputs and dead letters (none for a control-only batch). */
+  readonly buffer?: TransactionBuffer;
+  /** First and last record of the fetch, for the logs. */
+  readonly firstOffset: string | null;
+  readonly lastOffset: string;
 }
+
+/** A partition's lane and the membership (join) whose batches it takes. */
+interface PartitionLane {
+  readonly lane: CommitLane<BatchContext>;
+  readonly membership: number;
+}
+
+type BatchProcessPayload = ConsumerStartBatchProcessEvent['payload'];
 
 export const DEFAULT_SESSION_TIMEOUT_MS = 6_000;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
@@ -129,6 +189,23 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
 /** Consecutive self-restarts after which the runner gives up and calls onFatal. */
 const MAX_CONSECUTIVE_RESTARTS = 20;
 const RESTART_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000, factor: 2 };
+/**
+ * How long `eachBatch` waits before handing back a batch it holds unresolved (stopping, or a
+ * broken lane awaiting the rejoin): kafkajs fetches the same batch again at once otherwise.
+ */
+const HOLD_MS = 200;
+
+/**
+ * The offset to commit once every message of `batch` was handled: past its last record, which
+ * is past its last message when the fetch ended with records kafkajs filtered out (commit or
+ * abort markers, aborted messages). `Batch.lastOffset()` is the last record at or after the
+ * fetch offset, filtered or not, whenever the batch has messages; every record after the last
+ * message is one of those filtered ones, so nothing unhandled is skipped.
+ */
+export function batchEndOffset(batch: Pick<Batch, 'lastOffset'>, afterLastMessage: string): string {
+  const afterLastRecord = BigInt(batch.lastOffset()) + 1n;
+  return afterLastRecord > BigInt(afterLastMessage) ? afterLastRecord.toString() : afterLastMessage;
+}
 
 export class ConsumerRunner<T extends TopicName> {
   private consumer: Consumer;
@@ -136,19 +213,27 @@ export class ConsumerRunner<T extends TopicName> {
   private running = false;
   private consecutiveRestarts = 0;
   private restarting: Promise<void> | undefined;
-  /** Pipelining only: the open commit lane of each partition ("topic|partition"). */
-  private readonly lanes = new Map<string, CommitLane<BatchContext>>();
-  /** Pipelining only: lanes closed or left by a rejoin whose batches may still be running. */
+  private readonly depth: number;
+  /** Counts the memberships (group joins, own restarts); lanes of an earlier one are retired. */
+  private membership = 0;
+  /** The current lane of each partition ("topic|partition"); closed ones wait for a rejoin. */
+  private readonly lanes = new Map<string, PartitionLane>();
+  /** Lanes of earlier memberships whose batches may still be running or committing. */
   private readonly retiredLanes = new Set<CommitLane<BatchContext>>();
-  /** Exactly once only: offsets this member committed, by "topic|partition". */
-  private readonly committedByUs = new Map<string, bigint>();
   /** Exactly once only: a transaction failed; no batch is handled until the rejoin. */
   private transactionBroken = false;
 
   constructor(private readonly options: ConsumerRunnerOptions<T>) {
-    if (options.transactions && (options.batchesInFlightPerPartition ?? 1) > 1) {
-      throw new Error('exactly-once consumption cannot be pipelined (batchesInFlightPerPartition)');
+    const depth = options.batchesInFlightPerPartition ?? 1;
+    if (!Number.isInteger(depth) || depth < 1) {
+      throw new ConfigError([`batchesInFlightPerPartition must be an integer >= 1, got ${depth}`]);
     }
+    if (options.transactions && depth > 1) {
+      throw new ConfigError([
+        'exactly-once consumption (transactions) cannot be pipelined (batchesInFlightPerPartition > 1)',
+      ]);
+    }
+    this.depth = depth;
     this.consumer = this.createConsumer();
   }
 
@@ -174,8 +259,8 @@ export class ConsumerRunner<T extends TopicName> {
     this.running = false;
     this.abort.abort();
     await this.restarting;
-    // Pipelined batches commit through the consumer, so they finish before it stops; a
-    // handler that returned early (waiting for room in its lane) is then let go as well.
+    // Batches commit through the consumer, so they finish before it stops (at depth 1 the
+    // consumer's stop would wait for its batch anyway; pipelined ones have returned early).
     await this.drainLanes();
     await this.consumer.stop();
     await this.drainLanes();
@@ -183,14 +268,8 @@ export class ConsumerRunner<T extends TopicName> {
   }
 
   private async drainLanes(): Promise<void> {
-    await Promise.all([...this.lanes.values(), ...this.retiredLanes].map((lane) => lane.drain()));
-  }
-
-  /** Stops using `lane` for new batches; kept (for `stop`) until its batches have settled. */
-  private retireLane(key: string, lane: CommitLane<BatchContext>): void {
-    if (this.lanes.get(key) === lane) this.lanes.delete(key);
-    this.retiredLanes.add(lane);
-    void lane.drain().then(() => this.retiredLanes.delete(lane));
+    const lanes = [...[...this.lanes.values()].map(({ lane }) => lane), ...this.retiredLanes];
+    await Promise.all(lanes.map((lane) => lane.drain()));
   }
 
   private createConsumer(): Consumer {
@@ -214,6 +293,16 @@ export class ConsumerRunner<T extends TopicName> {
       // recoverable (e.g. "the coordinator is not aware of this member" after an outage
       // evicted this member) would leave the service without a consumer: rejoin ourselves.
       if (!restart) this.beginRestart(error);
+    });
+    // After a join kafkajs reads every assigned partition from its committed offset again
+    // (a new offset manager): what it hands out next starts new lanes.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (consumer === this.consumer) this.membership++;
+    });
+    consumer.on(consumer.events.START_BATCH_PROCESS, ({ payload }) => {
+      if (consumer === this.consumer && payload.batchSize === 0) {
+        this.onFilteredBatch(consumer, payload);
+      }
     });
     return consumer;
   }
@@ -279,7 +368,7 @@ export class ConsumerRunner<T extends TopicName> {
         await this.consumer.disconnect().catch(() => undefined);
         // The new member reads from the committed offsets: its batches start new lanes (the
         // old ones still commit what becomes durable, never past what is not).
-        for (const [key, lane] of [...this.lanes]) this.retireLane(key, lane);
+        this.membership++;
         if (this.options.transactions && this.transactionBroken) {
           // Settles the failed transaction's outcome before the new member reads offsets.
           await this.options.transactions.reset();
@@ -298,103 +387,84 @@ export class ConsumerRunner<T extends TopicName> {
     }
   }
 
+  /** The one path of every fetched batch: process it, commit it through its lane. */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
-    if (this.options.transactions) return this.onBatchInTransaction(payload);
     const { batch, resolveOffset } = payload;
-    const depth = this.options.batchesInFlightPerPartition ?? 1;
+    const { topic, partition } = batch;
     const lastMessage = batch.messages[batch.messages.length - 1];
-    const started = performance.now();
-    const outcome = this.processPayload(payload);
-    if (depth <= 1) {
-      const settled = await outcome;
-      if (settled.kind === 'aborted') return;
-      try {
-        // The payload's commit is one request (consumer.commitOffsets retries a dozen times,
-        // 18 s against a coordinator that moved, before it fails).
-        await payload.commitOffsetsIfNecessary({
-          topics: [
-            {
-              topic: batch.topic,
-              partitions: [{ partition: batch.partition, offset: settled.commitOffset }],
-            },
-          ],
-        });
-      } catch (error) {
-        if (!isCoordinatorMovedError(error)) throw error;
-        this.onCoordinatorMoved(error);
-        return; // not resolved: redelivered after the rejoin
-      }
-      if (lastMessage) resolveOffset(lastMessage.offset);
-      this.recordCommitted(batch.topic, batch.partition, batch.highWatermark, settled, started);
-      await payload.heartbeat();
+    if (!lastMessage) return; // kafkajs hands over batches with messages only
+    const lane =
+      this.running && !this.transactionBroken ? this.laneOf(topic, partition) : undefined;
+    if (!lane) {
+      // Stopping, or the partition's lane broke: the batch is not resolved, so kafkajs reads
+      // nothing past it; the rejoin (under way) reads from the committed offset.
+      await sleep(HOLD_MS);
       return;
     }
-    // Pipelined: let kafkajs fetch the partition's next batch now; the lane commits this one
-    // once it and every batch before it are durable.
-    const lane = this.laneOf(batch.topic, batch.partition);
-    lane.push(outcome, { highWatermark: batch.highWatermark, started });
-    if (lastMessage) resolveOffset(lastMessage.offset);
-    await lane.waitForRoom(depth);
+    const skipBelow =
+      this.options.transactions && lane.committed !== undefined
+        ? BigInt(lane.committed)
+        : undefined;
+    if (skipBelow !== undefined && BigInt(lastMessage.offset) < skipBelow) {
+      resolveOffset(lastMessage.offset); // committed by this member already
+      return;
+    }
+    const buffer = this.options.transactions
+      ? new TransactionBuffer(this.options.codec)
+      : undefined;
+    const started = performance.now();
+    const outcome = this.processPayload(payload, buffer, skipBelow).then((settled): BatchOutcome =>
+      settled.kind === 'done'
+        ? { ...settled, commitOffset: batchEndOffset(batch, settled.commitOffset) }
+        : settled,
+    );
+    lane.push(outcome, {
+      highWatermark: batch.highWatermark,
+      started,
+      // One request: consumer.commitOffsets retries a dozen times (18 s against a
+      // coordinator that moved) before it fails, and the rejoin that finds the new
+      // coordinator would wait for that.
+      commitOffset: (offset) =>
+        payload.commitOffsetsIfNecessary({
+          topics: [{ topic, partitions: [{ partition, offset }] }],
+        }),
+      buffer,
+      firstOffset: batch.firstOffset(),
+      lastOffset: batch.lastOffset(),
+    });
+    await lane.waitForRoom(this.depth);
+    // Lets kafkajs fetch past the batch (and past trailing control records: kafkajs resolves
+    // its lastOffset() when given the last message), unless its lane broke meanwhile.
+    if (!lane.closed) resolveOffset(lastMessage.offset);
   }
 
-  /** Exactly once: handle, then commit outputs + dead letters + offset in one transaction. */
-  private async onBatchInTransaction(payload: EachBatchPayload): Promise<void> {
-    const transactions = this.options.transactions!;
-    const { batch, resolveOffset } = payload;
-    if (this.transactionBroken) {
-      // Rejoining after a failed transaction: handle nothing from the old position.
-      await sleep(200, this.abort.signal).catch(() => undefined);
-      return;
-    }
-    const key = `${batch.topic}|${batch.partition}`;
-    const committed = this.committedByUs.get(key);
-    const lastMessage = batch.messages[batch.messages.length - 1];
-    if (!lastMessage) return;
-    if (committed !== undefined && BigInt(lastMessage.offset) < committed) {
-      resolveOffset(lastMessage.offset); // already committed by this member
-      return;
-    }
-    const started = performance.now();
-    const buffer = new TransactionBuffer(this.options.codec);
-    const settled = await this.processPayload(payload, buffer, committed);
-    if (settled.kind === 'aborted') return;
-    try {
-      await transactions.commit({
-        messages: buffer.contents(),
-        offsets: {
-          consumerGroupId: this.options.groupId,
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: settled.commitOffset,
-        },
-      });
-    } catch (error) {
-      if (!this.running) return; // stopping: the batch is redelivered
-      this.transactionBroken = true;
-      this.options.logger.error(
-        { err: describeError(error), topic: batch.topic, partition: batch.partition },
-        'transaction failed; resetting the producer and rejoining from the committed offsets',
-      );
-      this.beginRestart(error);
-      return;
-    }
-    this.options.logger.debug(
-      {
-        topic: batch.topic,
-        partition: batch.partition,
-        first: batch.firstOffset(),
-        last: lastMessage.offset,
-        skipBelow: committed?.toString(),
-        commitOffset: settled.commitOffset,
-        processed: settled.processed,
-        outputs: buffer.size,
-      },
-      'transaction committed',
-    );
-    this.committedByUs.set(key, BigInt(settled.commitOffset));
-    resolveOffset(lastMessage.offset);
-    this.recordCommitted(batch.topic, batch.partition, batch.highWatermark, settled, started);
-    await payload.heartbeat();
+  /**
+   * A fetch of `partition` that held only records kafkajs filters out (control records,
+   * aborted messages; see the module comment): committed in order like a batch with nothing
+   * to do. `firstOffset` is null (whatever the type says) when the fetch returned only
+   * records below the fetch offset: then nothing is known about the records it skipped.
+   */
+  private onFilteredBatch(consumer: Consumer, event: BatchProcessPayload): void {
+    const { topic, partition, highWatermark, lastOffset } = event;
+    const firstOffset: string | null = event.firstOffset;
+    if (firstOffset === null || !this.running || this.transactionBroken) return;
+    const lane = this.laneOf(topic, partition);
+    if (!lane) return;
+    const next = BigInt(lastOffset) + 1n;
+    if (lane.committed !== undefined && next <= BigInt(lane.committed)) return;
+    const done: BatchOutcome = {
+      kind: 'done',
+      commitOffset: next.toString(),
+      processed: 0,
+      deadLettered: 0,
+    };
+    lane.push(Promise.resolve(done), {
+      highWatermark,
+      started: performance.now(),
+      commitOffset: (offset) => consumer.commitOffsets([{ topic, partition, offset }]),
+      firstOffset,
+      lastOffset,
+    });
   }
 
   /**
@@ -411,25 +481,82 @@ export class ConsumerRunner<T extends TopicName> {
     this.beginRestart(error);
   }
 
-  private laneOf(topic: string, partition: number): CommitLane<BatchContext> {
+  /**
+   * The partition's lane for a batch of the current membership: the open one, a new one
+   * (first batch, or first since a rejoin), or undefined while the lane of this membership is
+   * closed (a batch was abandoned or failed, or a transaction failed: the rejoin reopens it).
+   */
+  private laneOf(topic: string, partition: number): CommitLane<BatchContext> | undefined {
     const key = `${topic}|${partition}`;
-    const open = this.lanes.get(key);
-    if (open && !open.closed) return open;
-    if (open) this.retireLane(key, open);
-    const consumer = this.consumer;
+    const current = this.lanes.get(key);
+    if (current?.membership === this.membership) {
+      return current.lane.closed ? undefined : current.lane;
+    }
+    if (current) {
+      const retired = current.lane;
+      this.retiredLanes.add(retired);
+      void retired.drain().then(() => this.retiredLanes.delete(retired));
+    }
+    const lane = this.openLane(topic, partition, current?.lane.committed);
+    this.lanes.set(key, { lane, membership: this.membership });
+    return lane;
+  }
+
+  private openLane(
+    topic: string,
+    partition: number,
+    committed: string | undefined,
+  ): CommitLane<BatchContext> {
+    const { transactions, groupId, codec } = this.options;
     const log = this.options.logger.child({ topic, partition });
-    const lane = new CommitLane<BatchContext>({
-      commit: (offset) => consumer.commitOffsets([{ topic, partition, offset }]),
-      onCommitted: (outcome, { highWatermark, started }) =>
-        this.recordCommitted(topic, partition, highWatermark, outcome, started),
+    return new CommitLane<BatchContext>({
+      committed,
+      commitFailureCloses: transactions !== undefined,
+      commit: async (offset, last, covered) => {
+        if (!transactions) return last.commitOffset(offset);
+        // One batch per transaction (not pipelined); merged should that ever change.
+        const merged = new TransactionBuffer(codec);
+        for (const { buffer } of covered) {
+          for (const { topic: to, messages } of buffer?.contents() ?? []) merged.add(to, messages);
+        }
+        await transactions.commit({
+          messages: merged.contents(),
+          offsets: { consumerGroupId: groupId, topic, partition, offset },
+        });
+      },
+      onCommitted: (outcome, context) => {
+        if (transactions) {
+          log.debug(
+            {
+              first: context.firstOffset,
+              last: context.lastOffset,
+              commitOffset: outcome.commitOffset,
+              processed: outcome.processed,
+              outputs: context.buffer?.size ?? 0,
+            },
+            'transaction committed',
+          );
+        }
+        this.recordCommitted(topic, partition, context.highWatermark, outcome, context.started);
+      },
       onCommitError: (error) => {
+        if (transactions) {
+          if (!this.running) return; // stopping: the batch is redelivered to the next member
+          this.transactionBroken = true;
+          log.error(
+            { err: describeError(error) },
+            'transaction failed; resetting the producer and rejoining from the committed offsets',
+          );
+          this.beginRestart(error);
+          return;
+        }
         if (isCoordinatorMovedError(error)) {
           this.onCoordinatorMoved(error);
           return;
         }
         log.warn(
           { err: describeError(error) },
-          'offset commit failed (partition revoked?); the batches will be redelivered',
+          'offset commit failed (partition revoked?); a later commit covers the batch, or it is redelivered',
         );
       },
       // Abandoned batches are redelivered by themselves: that happens only while stopping or
@@ -437,15 +564,15 @@ export class ConsumerRunner<T extends TopicName> {
       // runner never seeks). A failure is redelivered by rejoining.
       onBroken: (error) => {
         if (error === undefined) {
-          log.info('pipelined batch abandoned (stopping or consumer restarting)');
+          log.info(
+            'batch abandoned (stopping or consumer restarting); later ones wait for the rejoin',
+          );
           return;
         }
-        log.error({ err: describeError(error) }, 'pipelined batch failed; rejoining');
+        log.error({ err: describeError(error) }, 'batch failed unexpectedly; rejoining');
         this.beginRestart(error);
       },
     });
-    this.lanes.set(key, lane);
-    return lane;
   }
 
   private recordCommitted(
