@@ -110,6 +110,7 @@ async function scoredSentences(): Promise<ScoredSentence[]> {
           latencyMs,
           truncated: result.truncated,
           groundTruth: null,
+          scoredAt: 0,
         }),
       );
     }
