@@ -132,7 +132,6 @@ function makeEvents(run: string): OutgoingEvent<typeof TOPIC>[] {
       embedding: scored.embedding,
       latencyMs: 0.3,
       truncated: false,
-      scoredAt: Date.now(),
       groundTruth: null,
     };
     return { key: reviewId, value };

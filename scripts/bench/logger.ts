@@ -110,7 +110,6 @@ async function scoredSentences(): Promise<ScoredSentence[]> {
           latencyMs,
           truncated: result.truncated,
           groundTruth: null,
-          scoredAt: 0,
         }),
       );
     }

@@ -28,7 +28,6 @@ function prediction(run: string, i: number): Prediction {
     latencyMs: 1.5,
     truncated: i % 7 === 0,
     groundTruth: i % 2 === 0 ? 'POSITIVE' : null,
-    scoredAt: 1_763_800_000_000 + i + 250,
   };
 }
 

@@ -30,7 +30,6 @@ export function exampleEvents(): { [T in TopicName]?: TopicValues[T] } {
       latencyMs: 1.25,
       truncated: false,
       groundTruth: 'NEGATIVE',
-      scoredAt: Date.now(),
     },
     'drift.events': {
       ...base(),

@@ -203,7 +203,8 @@ ORDER BY decision_id, decision_time_ms DESC
 LIMIT 1 BY decision_id;
 
 -- Model timeline: every registry decision in time order, with the version it concerns
--- (parent, creation time, current status, golden-set metrics).
+-- (parent, creation time, current status, golden-set metrics). The joined subqueries carry
+-- aliases: current ClickHouse refuses a join of unaliased subqueries (ALIAS_REQUIRED).
 CREATE VIEW IF NOT EXISTS model_timeline AS
 SELECT
     decision_time,
@@ -230,13 +231,13 @@ FROM
         candidate_version AS version, production_before, production_after,
         candidate_score, production_score, actor, reason, decision_id
     FROM promotion_log_dedup
-)
+) AS decisions
 ANY LEFT JOIN
 (
     SELECT model_name, version, parent_version, created_time, status, golden_f1,
         golden_accuracy
     FROM model_versions_latest
-) USING (model_name, version)
+) AS versions USING (model_name, version)
 ORDER BY model_name, decision_time_ms, decision_id;
 
 -- Which version was production when: one row per PROMOTED or ROLLED_BACK decision, from its
