@@ -48,7 +48,8 @@ import {
   localAdminBackboneConfig,
 } from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { type Prediction, REPO_ROOT } from '#shared/serde';
+import { type Prediction } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import { progress, sst2Sentences, table } from './common.ts';
 import { benchServiceEnv, benchStack } from './stack.ts';
 
@@ -132,6 +133,7 @@ function makeEvents(run: string): OutgoingEvent<typeof TOPIC>[] {
       embedding: scored.embedding,
       latencyMs: 0.3,
       truncated: false,
+      scoredAt: Date.now(),
       groundTruth: null,
     };
     return { key: reviewId, value };

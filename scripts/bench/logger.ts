@@ -25,7 +25,8 @@ import { createLogger, createMetricsRegistry } from '#shared/common';
 import type { Kafka } from 'kafkajs';
 import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
 import { SentimentEngine } from '#shared/model';
-import { type Prediction, REPO_ROOT } from '#shared/serde';
+import { type Prediction } from '#shared/serde';
+import { REPO_ROOT } from '../lib/repo.ts';
 import {
   type ClickHouseClient,
   PREDICTION_COLUMNS,
@@ -110,6 +111,7 @@ async function scoredSentences(): Promise<ScoredSentence[]> {
           latencyMs,
           truncated: result.truncated,
           groundTruth: null,
+          scoredAt: 0,
         }),
       );
     }

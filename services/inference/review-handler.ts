@@ -3,12 +3,16 @@
  * serving model (length-bucketed batches inside the worker) and send one Prediction per
  * review to the runner's output: at least once, the producer (resolved = acknowledged, then
  * the runner commits); exactly once, the batch's transaction (committed with the offsets).
+ *
+ * A prediction carries its review's event time (the time in the `predictions` table's
+ * sorting key, the same in every redelivery, so stored copies merge) and, apart, the scoring
+ * time as `scoredAt` (#shared/scoring `toPrediction`).
  */
 import { randomUUID } from 'node:crypto';
 import type { ScoredBatch } from '#shared/model';
 import type { BatchHandler, ConsumedEvent, Rejection } from '#shared/runner';
 import type { Review } from '#shared/serde';
-import { checkReview, toPrediction } from '#shared/scoring';
+import { checkReview, checkReviewEventTime, toPrediction } from '#shared/scoring';
 
 export interface ReviewHandlerDeps {
   readonly score: (texts: readonly string[]) => Promise<ScoredBatch>;
@@ -25,7 +29,8 @@ export function createReviewHandler(deps: ReviewHandlerDeps): BatchHandler<Revie
     const rejected: Rejection<Review>[] = [];
     const valid: ConsumedEvent<Review>[] = [];
     for (const event of events) {
-      const problem = checkReview(event.event, deps.maxTextBytes);
+      const problem =
+        checkReview(event.event, deps.maxTextBytes) ?? checkReviewEventTime(event.event.eventTime);
       if (problem) rejected.push({ event, error: problem });
       else valid.push(event);
     }
@@ -35,7 +40,7 @@ export function createReviewHandler(deps: ReviewHandlerDeps): BatchHandler<Revie
     const elapsedMs = performance.now() - started;
     // Batch latency shared per text: what a review waited for the model in this batch.
     const latencyMs = elapsedMs / valid.length;
-    const timestamp = now();
+    const scoredAt = now();
     await context.output.send(
       'predictions',
       valid.map((event, index) => ({
@@ -44,6 +49,7 @@ export function createReviewHandler(deps: ReviewHandlerDeps): BatchHandler<Revie
           {
             reviewId: event.event.reviewId,
             reviewEventId: event.event.eventId,
+            reviewEventTime: event.event.eventTime,
             source: event.event.source,
             text: event.event.text,
             groundTruth: event.event.groundTruth,
@@ -52,7 +58,7 @@ export function createReviewHandler(deps: ReviewHandlerDeps): BatchHandler<Revie
           results[index]!,
           { ...model, name: deps.modelName },
           latencyMs,
-          timestamp,
+          scoredAt,
           randomUUID,
         ),
       })),

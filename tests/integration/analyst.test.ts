@@ -124,6 +124,8 @@ function predictionRow(index: number, hour: number, version: '1' | '2'): Predict
   const confidence = 0.5 + random() * 0.5;
   const positive = label === 'POSITIVE' ? confidence : 1 - confidence;
   const source = index % 3 === 0 ? 'app' : 'web';
+  // A synchronous prediction's time is its scoring time; a review is scored a little later.
+  const scoredAtMs = index % 4 === 0 ? eventTimeMs : eventTimeMs + 200 + index * 5;
   return {
     event_id: `${run}-e${index}`,
     review_id: `r${index}`,
@@ -143,6 +145,8 @@ function predictionRow(index: number, hour: number, version: '1' | '2'): Predict
     event_time: Math.floor(eventTimeMs / 1000),
     event_time_ms: eventTimeMs,
     ingest_time: Math.floor(eventTimeMs / 1000) + 1,
+    scored_at: Math.floor(scoredAtMs / 1000),
+    scored_at_ms: scoredAtMs,
     schema_id: 1,
     kafka_partition: index % 3,
     kafka_offset: String(index),
@@ -155,12 +159,15 @@ for (let i = 0; i < 90; i++) {
   const version: '1' | '2' = hour === 0 ? '1' : hour === 2 ? '2' : i % 2 === 0 ? '1' : '2';
   predictions.push(predictionRow(i, hour, version));
 }
-/** Redeliveries: the same events again, ingested later from other offsets. */
+/** Redeliveries: the same events again, scored a minute later and ingested from other offsets. */
+const REDELIVERY_DELAY_MS = 60_000;
 const redeliveries: PredictionRow[] = predictions
   .filter((_, i) => i % 6 === 1)
   .map((row, i) => ({
     ...row,
-    ingest_time: row.ingest_time + 60,
+    ingest_time: row.ingest_time + REDELIVERY_DELAY_MS / 1000,
+    scored_at: row.scored_at + REDELIVERY_DELAY_MS / 1000,
+    scored_at_ms: row.scored_at_ms + REDELIVERY_DELAY_MS,
     kafka_offset: String(10_000 + i),
   }));
 
@@ -608,6 +615,29 @@ describe('analyst access: views, documented queries, read-only user', () => {
     // The cheap recent-window query counts each event once too.
     const recent = result('A recent window straight from the table (cheap, still exactly once)');
     expect(recent.reduce((sum, row) => sum + num(row.predictions), 0)).toBe(predictions.length);
+
+    // Scoring delay: the views keep the newest copy, so a redelivered review counts with the
+    // delay of its last scoring.
+    const redelivered = new Set(redeliveries.map((row) => row.event_id));
+    const delays = groupBy(
+      predictions.filter((p) => p.origin === 'STREAM'),
+      (p) => dateTime(startOfHour(p.event_time_ms)),
+    );
+    const delay = result('Delay from review to prediction, per hour');
+    expect(delay.map((row) => row.hour)).toEqual([...delays.keys()].sort());
+    for (const row of delay) {
+      const expected = delays
+        .get(String(row.hour))!
+        .map(
+          (p) =>
+            p.scored_at_ms -
+            p.event_time_ms +
+            (redelivered.has(p.event_id) ? REDELIVERY_DELAY_MS : 0),
+        );
+      expect(num(row.predictions)).toBe(expected.length);
+      expect(num(row.mean_delay_s)).toBeCloseTo(mean(expected) / 1000, 9);
+      expect(num(row.max_delay_s)).toBeCloseTo(Math.max(...expected) / 1000, 9);
+    }
 
     // Drift checks over threshold: c-2 (input, domain) and c-3 (class mix), once each.
     expect(result('Drift checks over threshold')).toHaveLength(2);

@@ -28,6 +28,7 @@ function prediction(run: string, i: number): Prediction {
     latencyMs: 1.5,
     truncated: i % 7 === 0,
     groundTruth: i % 2 === 0 ? 'POSITIVE' : null,
+    scoredAt: 1_763_800_000_000 + i + 250,
   };
 }
 

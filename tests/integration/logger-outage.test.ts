@@ -90,6 +90,7 @@ describe('logger: ClickHouse stopped for 30 s mid-stream', () => {
                 latencyMs: 1,
                 truncated: false,
                 groundTruth: null,
+                scoredAt: Date.now(),
               };
               return { key: value.reviewId, value };
             }),

@@ -34,6 +34,7 @@ function prediction(i: number, patch: Partial<Prediction> = {}): Prediction {
     latencyMs: 1.5 + i,
     truncated: i % 4 === 0,
     groundTruth: i % 5 ? null : 'POSITIVE',
+    scoredAt: 1_763_800_001_456 + i,
     ...patch,
   };
 }

@@ -30,6 +30,7 @@ export function exampleEvents(): { [T in TopicName]?: TopicValues[T] } {
       latencyMs: 1.25,
       truncated: false,
       groundTruth: 'NEGATIVE',
+      scoredAt: Date.now(),
     },
     'drift.events': {
       ...base(),

@@ -131,6 +131,7 @@ function event(offset: number, patch: Partial<Prediction> = {}): ConsumedEvent<P
       latencyMs: 1,
       truncated: false,
       groundTruth: null,
+      scoredAt: 1_763_800_001_000,
       ...patch,
     },
   };

@@ -107,6 +107,7 @@ describe('prediction rows in RowBinary', () => {
         latencyMs: 2,
         truncated: false,
         groundTruth: 'POSITIVE',
+        scoredAt: 3_250,
       },
       { schemaId: 3, partition: 4, offset: '5' },
       7_000,
@@ -125,10 +126,12 @@ describe('prediction rows in RowBinary', () => {
       Buffer.from([2, 0, 0, 0]), // event_time (s)
       Buffer.from([0xc4, 0x09, 0, 0, 0, 0, 0, 0]), // event_time_ms 2500
       Buffer.from([7, 0, 0, 0]), // ingest_time (s)
+      Buffer.from([3, 0, 0, 0]), // scored_at (s)
+      Buffer.from([0xb2, 0x0c, 0, 0, 0, 0, 0, 0]), // scored_at_ms 3250
       Buffer.from([3, 0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]),
     ]);
     expect(writer.toBuffer()).toEqual(expected);
-    expect(PREDICTION_COLUMNS).toHaveLength(21);
+    expect(PREDICTION_COLUMNS).toHaveLength(23);
   });
 });
 

@@ -105,7 +105,7 @@ export interface ModelCandidate {
 export interface Prediction {
   /** Unique id of this event (UUID); consumers de-duplicate on it. */
   readonly eventId: string;
-  /** When the event happened, ms since the Unix epoch (UTC). */
+  /** When the event happened, ms since the Unix epoch (UTC): the scored Review's eventTime (stream predictions; the same in every redelivery, so stored copies merge), the scoring time for synchronous ones. See scoredAt. */
   readonly eventTime: number;
   readonly reviewId: string;
   /** eventId of the Review that was scored; null for synchronous gateway predictions. */
@@ -129,6 +129,8 @@ export interface Prediction {
   readonly truncated: boolean;
   /** Copied from the Review when known. */
   readonly groundTruth: null | Sentiment;
+  /** When the model scored the text, ms since the Unix epoch (UTC); differs between redeliveries of one prediction. Null from producers older than this field, whose eventTime was the scoring time. */
+  readonly scoredAt: null | number;
 }
 
 export type PredictionOrigin = 'STREAM' | 'SYNC';

@@ -22,6 +22,8 @@ export const PREDICTION_COLUMNS = [
   'event_time',
   'event_time_ms',
   'ingest_time',
+  'scored_at',
+  'scored_at_ms',
   'schema_id',
   'kafka_partition',
   'kafka_offset',
@@ -48,6 +50,8 @@ export function writePredictionRow(writer: RowBinaryWriter, row: PredictionRow):
     w.dateTime('event_time', row.event_time);
     w.uint64('event_time_ms', row.event_time_ms);
     w.dateTime('ingest_time', row.ingest_time);
+    w.dateTime('scored_at', row.scored_at);
+    w.uint64('scored_at_ms', row.scored_at_ms);
     w.uint32('schema_id', row.schema_id);
     w.uint32('kafka_partition', row.kafka_partition);
     w.uint64('kafka_offset', row.kafka_offset);

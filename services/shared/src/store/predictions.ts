@@ -1,4 +1,11 @@
-/** Prediction events -> rows of the `predictions` table (pure). */
+/**
+ * Prediction events -> rows of the `predictions` table (pure).
+ *
+ * `event_time` is the prediction's eventTime: for stream predictions the review's own time,
+ * the same in every redelivery, so all copies of one prediction agree in the table's sorting
+ * key and partition and its ReplacingMergeTree merges them (#shared/scoring `toPrediction`).
+ * `scored_at` is when this copy was scored: it differs between copies and is not in the key.
+ */
 import type { Prediction } from '#shared/serde';
 
 export interface PredictionRow {
@@ -20,6 +27,8 @@ export interface PredictionRow {
   event_time: number;
   event_time_ms: number;
   ingest_time: number;
+  scored_at: number;
+  scored_at_ms: number;
   schema_id: number;
   kafka_partition: number;
   kafka_offset: string;
@@ -50,6 +59,9 @@ export function toPredictionRow(
     event_time: Math.floor(prediction.eventTime / 1000),
     event_time_ms: prediction.eventTime,
     ingest_time: Math.floor(ingestTimeMs / 1000),
+    // Producers older than `scoredAt` set eventTime to the scoring time.
+    scored_at: Math.floor((prediction.scoredAt ?? prediction.eventTime) / 1000),
+    scored_at_ms: prediction.scoredAt ?? prediction.eventTime,
     schema_id: origin.schemaId,
     kafka_partition: origin.partition,
     kafka_offset: origin.offset,
