@@ -639,6 +639,19 @@ describe('ConsumerRunner: one commit path', () => {
   });
 });
 
+describe('ConsumerRunner: isRunning is the consumer group membership, never a constant', () => {
+  it('true once joined, false after a crash until a new join, false after stop', async () => {
+    const { runner, consumer } = await harness({ handler: async () => undefined });
+    expect(runner.isRunning).toBe(true); // the fake joins in run()
+    consumer.emit(EVENTS.CRASH, { error: new Error('broker gone'), restart: true, groupId: GROUP });
+    expect(runner.isRunning).toBe(false);
+    consumer.emit(EVENTS.GROUP_JOIN, { groupId: GROUP });
+    expect(runner.isRunning).toBe(true);
+    await runner.stop();
+    expect(runner.isRunning).toBe(false);
+  });
+});
+
 describe('ConsumerRunner: control records of transactional producers upstream', () => {
   it('commits past control records that end a batch (no lag of 1 at rest)', async () => {
     const { consumer, commits, lag } = await harness({ handler: async () => undefined });

@@ -213,6 +213,8 @@ export class ConsumerRunner<T extends TopicName> {
   private running = false;
   private consecutiveRestarts = 0;
   private restarting: Promise<void> | undefined;
+  /** The current consumer has joined a generation and not crashed or stopped since. */
+  private member = false;
   private readonly depth: number;
   /** Counts the memberships (group joins, own restarts); lanes of an earlier one are retired. */
   private membership = 0;
@@ -237,8 +239,12 @@ export class ConsumerRunner<T extends TopicName> {
     this.consumer = this.createConsumer();
   }
 
+  /**
+   * Started, and its consumer is in a group generation: false before the first join, after a
+   * crash until the rejoin, and after `stop` (a readiness part, never a constant).
+   */
   get isRunning(): boolean {
-    return this.running;
+    return this.running && this.member && this.restarting === undefined;
   }
 
   async start(): Promise<void> {
@@ -287,6 +293,7 @@ export class ConsumerRunner<T extends TopicName> {
       retry: { ...KAFKA_RETRY },
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (consumer === this.consumer) this.member = false;
       const { error, restart } = payload;
       options.logger.error({ err: describeError(error), restart }, 'consumer crashed');
       // kafkajs restarts itself after retriable errors only. Others that are still
@@ -297,7 +304,12 @@ export class ConsumerRunner<T extends TopicName> {
     // After a join kafkajs reads every assigned partition from its committed offset again
     // (a new offset manager): what it hands out next starts new lanes.
     consumer.on(consumer.events.GROUP_JOIN, () => {
-      if (consumer === this.consumer) this.membership++;
+      if (consumer !== this.consumer) return;
+      this.membership++;
+      this.member = true;
+    });
+    consumer.on(consumer.events.STOP, () => {
+      if (consumer === this.consumer) this.member = false;
     });
     consumer.on(consumer.events.START_BATCH_PROCESS, ({ payload }) => {
       if (consumer === this.consumer && payload.batchSize === 0) {
