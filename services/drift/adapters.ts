@@ -1,48 +1,39 @@
 /**
- * The detector's view of the registry: the production version with its artifact folder
- * (verified against its sha256 once per version) and its stored calibrations; saving a
- * calibration writes a new revision of the version row (thresholds live with the version).
+ * The detector's view of production: the version the newest trusted deployment names (from
+ * `models.deployments`, see deployments.ts), its artifact folder verified against the signed
+ * sha256 (once per artifact), and the drift calibrations the registry stored with the version
+ * when it was registered. Read only: the registry is the one writer of `model_versions`.
  */
 import { artifactFolder, verifyFolder } from '#shared/model';
-import type { DriftThresholds } from '#shared/drift';
-import { type RegistryStore, productionVersion } from '#shared/store';
+import type { RegistryReader } from '#shared/store';
+import type { ProductionDeployment } from './deployments.ts';
 import type { ProductionModel } from './detector.ts';
 
-export function registryProduction(
-  store: RegistryStore,
-  modelName: string,
-  baseDir: string,
-): () => Promise<ProductionModel | null> {
+export function deployedProduction(options: {
+  readonly current: () => ProductionDeployment | null;
+  readonly registry: Pick<RegistryReader, 'version'>;
+  readonly modelName: string;
+  /** Base of relative artifact URIs. */
+  readonly baseDir: string;
+  readonly verify?: (folder: string, sha256: string) => Promise<void>;
+}): () => Promise<ProductionModel | null> {
   const verified = new Set<string>();
+  const verify = options.verify ?? verifyFolder;
   return async () => {
-    const version = productionVersion(await store.decisions(modelName));
-    if (version === null) return null;
-    const record = await store.version(modelName, version);
-    if (!record) return null;
-    const folder = artifactFolder(record.artifactUri, baseDir);
-    if (!verified.has(record.artifactSha256)) {
-      await verifyFolder(folder, record.artifactSha256);
-      verified.add(record.artifactSha256);
+    const deployment = options.current();
+    if (deployment === null) return null;
+    const folder = artifactFolder(deployment.artifactUri, options.baseDir);
+    if (!verified.has(deployment.artifactSha256)) {
+      await verify(folder, deployment.artifactSha256);
+      verified.add(deployment.artifactSha256);
     }
-    return { version, folder, calibrations: record.driftCalibration };
-  };
-}
-
-export function registryCalibrationSaver(
-  store: RegistryStore,
-  modelName: string,
-  now: () => number = Date.now,
-): (version: string, key: string, thresholds: DriftThresholds) => Promise<void> {
-  return async (version, key, thresholds) => {
-    const record = await store.version(modelName, version);
-    if (!record) return;
-    const { status: _status, ...calibrations } = record.driftCalibration as Record<string, unknown>;
-    await store.insertVersion({
-      ...record,
-      // The registry's one-number summary: the class-conditional cosine threshold.
-      driftThreshold: thresholds.cosine.threshold,
-      driftCalibration: { ...calibrations, [key]: thresholds },
-      revision: Math.max(now(), record.revision + 1),
-    });
+    // Read every round (one row): a calibration the registry adds later (registry
+    // bootstrap with new drift settings) is picked up without a restart.
+    const record = await options.registry.version(options.modelName, deployment.version);
+    return {
+      version: deployment.version,
+      folder,
+      calibrations: record?.driftCalibration ?? null,
+    };
   };
 }

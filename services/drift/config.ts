@@ -10,6 +10,7 @@ import {
 } from '#shared/common';
 import { type InputStatistic, driftCalibrationConfigFields } from '#shared/drift';
 import { backboneConfigFields } from '#shared/kafka';
+import { modelConfigFields } from '#shared/model';
 import { registryConfigFields } from '#shared/registry';
 import { clickhouseConfigFields } from '#shared/store';
 
@@ -40,6 +41,8 @@ export const driftConfigSchema = {
   ...clickhouseConfigFields,
   ...processConfigFields,
   artifactRoot,
+  // Production is what the registry's signed deployments say (as for inference and gateway).
+  deploymentTrustedKeysFile: modelConfigFields.deploymentTrustedKeysFile,
   modelName: stringField('MODEL_NAME', 'Model whose production version is watched', {
     default: 'sentiment',
   }),

@@ -3,15 +3,17 @@
  * the registry and the clock are arguments), so it is unit-testable without them.
  *
  * One round (`evaluate`), run by the leader only:
- *   1. find the production version; when it changed, load its reference and thresholds
- *      (calibrated once per window size and alpha, then stored with the version) and reset
+ *   1. find the production version (the newest signed deployment); when it changed, load its
+ *      reference and the thresholds the registry calibrated for this window size and alpha
+ *      when it registered the version (read only: the detector never calibrates), and reset
  *      every segment to INSUFFICIENT_DATA: drift is judged against the new model's reference;
  *   2. for the global window ('*') and each active source: read the newest window, compute the
  *      statistics, step the input-drift and prediction-drift state machines (hysteresis);
  *   3. store one `drift_checks` row per segment, then publish a STATE_CHANGE event for every
  *      transition and a STATUS event per segment to `drift.events`.
- * A missing or malformed reference, or a failed window read, is an ERROR state with its
- * reason (never a silent OK).
+ * A missing or malformed reference, a version without a calibration for these settings, or a
+ * failed window read, is an ERROR state with its reason (never a silent OK); a calibration
+ * that arrives later (the registry adds it) is picked up at the next round.
  */
 import { type Logger, deterministicUuid, describeError } from '#shared/common';
 import {
@@ -23,9 +25,9 @@ import {
   type HysteresisConfig,
   type InputStatistic,
   type WindowEvaluation,
-  calibrationKey,
   embeddingMatrix,
   evaluateWindow,
+  findCalibration,
   initialDriftState,
   reduceDriftState,
 } from '#shared/drift';
@@ -38,8 +40,11 @@ export interface ProductionModel {
   readonly version: string;
   /** Local folder of the version's artifact (holds reference.json + its sample). */
   readonly folder: string;
-  /** Stored calibrations of this version, by calibrationKey(). */
-  readonly calibrations: Readonly<Record<string, unknown>>;
+  /**
+   * The calibrations the registry stored with this version, by calibrationKey(); null when
+   * the registry has no such version.
+   */
+  readonly calibrations: Readonly<Record<string, unknown>> | null;
 }
 
 export interface DetectorSettings extends HysteresisConfig {
@@ -61,17 +66,6 @@ export interface DetectorDeps {
   readonly settings: DetectorSettings;
   readonly production: () => Promise<ProductionModel | null>;
   readonly loadReference: (folder: string) => DriftReference;
-  /** Calibrates the folder's reference for windows of `windowSize` (off the event loop). */
-  readonly calibrate: (
-    folder: string,
-    windowSize: number,
-    withClassifier: boolean,
-  ) => Promise<DriftThresholds>;
-  readonly saveCalibration: (
-    version: string,
-    key: string,
-    thresholds: DriftThresholds,
-  ) => Promise<void>;
   readonly readWindow: (version: string, source: string | undefined) => Promise<WindowRow[]>;
   readonly activeSources: (version: string) => Promise<string[]>;
   /** Latest stored state per segment of a version (resume after a restart or failover). */
@@ -94,6 +88,8 @@ interface ModelContext {
   readonly thresholds: DriftThresholds | null;
   /** Why the reference cannot be used (then every round reports ERROR). */
   readonly error: string | null;
+  /** The reference is fine but no calibration fits yet: looked up again every round. */
+  readonly awaitingCalibration: boolean;
   readonly segments: Map<string, SegmentState>;
 }
 
@@ -121,17 +117,6 @@ export function eventState(state: DriftStateName): EventState {
 function machineState(state: string): DriftStateName {
   if (state === 'OK' || state === 'DRIFT' || state === 'ERROR') return state;
   return 'WARMING_UP';
-}
-
-function isThresholds(value: unknown): value is DriftThresholds {
-  const candidate = value as Partial<DriftThresholds> | null;
-  return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    typeof candidate.windowSize === 'number' &&
-    typeof candidate.cosine?.threshold === 'number' &&
-    typeof candidate.classMix?.threshold === 'number'
-  );
 }
 
 /** Window rows -> the statistics' matrix form (rows with a label the model lacks are skipped). */
@@ -195,26 +180,43 @@ export class DriftDetector {
     production: ProductionModel,
     events: DriftEvent[],
   ): Promise<ModelContext> {
-    if (this.context?.version === production.version) return this.context;
+    if (this.context?.version === production.version) {
+      if (!this.context.awaitingCalibration) return this.context;
+      const lookup = this.lookupCalibration(production);
+      if (!lookup.found) {
+        this.context = { ...this.context, error: lookup.reason };
+        return this.context;
+      }
+      this.deps.logger.info(
+        { version: production.version, key: lookup.key },
+        'drift calibration found in the registry',
+      );
+      this.context = {
+        ...this.context,
+        thresholds: lookup.thresholds,
+        error: null,
+        awaitingCalibration: false,
+      };
+      return this.context;
+    }
     const previous = this.context;
     let reference: DriftReference | null = null;
     let thresholds: DriftThresholds | null = null;
     let error: string | null = null;
+    let awaitingCalibration = false;
     try {
       reference = this.deps.loadReference(production.folder);
-      const { windowSize, alpha, inputStatistics } = this.deps.settings;
-      const withClassifier = inputStatistics.includes('domainAuc');
-      const key = calibrationKey(windowSize, alpha, withClassifier);
-      const stored = production.calibrations[key];
-      if (isThresholds(stored)) {
-        thresholds = stored;
+      const lookup = this.lookupCalibration(production);
+      if (lookup.found) {
+        thresholds = lookup.thresholds;
       } else {
-        this.deps.logger.info({ version: production.version, key }, 'calibrating drift thresholds');
-        thresholds = await this.deps.calibrate(production.folder, windowSize, withClassifier);
-        await this.deps.saveCalibration(production.version, key, thresholds);
+        error = lookup.reason;
+        awaitingCalibration = true;
       }
     } catch (cause) {
       error = describeError(cause);
+    }
+    if (error !== null) {
       this.deps.logger.error(
         { version: production.version, err: error },
         'drift reference unusable',
@@ -258,8 +260,30 @@ export class DriftDetector {
         );
       }
     }
-    this.context = { version: production.version, reference, thresholds, error, segments };
+    this.context = {
+      version: production.version,
+      reference,
+      thresholds,
+      error,
+      awaitingCalibration,
+      segments,
+    };
     return this.context;
+  }
+
+  private lookupCalibration(production: ProductionModel) {
+    if (production.calibrations === null) {
+      return {
+        found: false as const,
+        reason: `version ${production.version} is not in the registry (model_versions), so it has no drift calibration`,
+      };
+    }
+    const { windowSize, alpha, inputStatistics } = this.deps.settings;
+    return findCalibration(production.calibrations, {
+      windowSize,
+      alpha,
+      classifier: inputStatistics.includes('domainAuc'),
+    });
   }
 
   private segmentState(context: ModelContext, segment: string): SegmentState {

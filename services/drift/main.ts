@@ -2,13 +2,18 @@
  * drift: watches the production model's inputs through their [CLS] embeddings in ClickHouse
  * and publishes state changes and periodic status to `drift.events`; every evaluation is
  * stored in `drift_checks`. One writer per model name: instances elect a leader through a
- * Kafka consumer group, standbys stay idle. Wiring only.
+ * Kafka consumer group, standbys stay idle. Production is what the registry's signed
+ * deployments on `models.deployments` say (followed by every instance, as inference does);
+ * thresholds are read from the registry, never calibrated or written here. Wiring only.
  */
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
-import { calibrateInWorker, loadDriftReference } from '#shared/drift';
+import { loadDriftReference } from '#shared/drift';
 import { LeaderElection, createBackbone, withLocalStackDefaults } from '#shared/kafka';
-import { REPO_ROOT } from '#shared/serde';
+import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
+import { countRefusedDeployments } from '#shared/scoring';
+import { DeploymentVerifier, REPO_ROOT } from '#shared/serde';
 import {
   RegistryStore,
   activeSources,
@@ -17,10 +22,10 @@ import {
   insertDriftChecks,
   latestChecks,
   migrate,
-  productionVersion,
   readWindow,
 } from '#shared/store';
-import { registryCalibrationSaver, registryProduction } from './adapters.ts';
+import { deployedProduction } from './adapters.ts';
+import { ProductionFollower } from './deployments.ts';
 import { parseDriftConfig } from './config.ts';
 import { DriftDetector } from './detector.ts';
 import { createRoundReporter } from './round-report.ts';
@@ -44,6 +49,27 @@ const election = new LeaderElection({
   sessionTimeoutMs: config.sessionTimeoutMs,
   onChange: report.leadership,
 });
+const follower = new ProductionFollower({
+  modelName: config.modelName,
+  verifier: DeploymentVerifier.fromFile(resolve(REPO_ROOT, config.deploymentTrustedKeysFile)),
+  onRefused: countRefusedDeployments(metrics),
+  logger,
+});
+// Every instance (standbys too) must know production: a group of its own, read from the
+// start of the compacted topic, as inference and the gateway do.
+const deployments = new ConsumerRunner({
+  kafka,
+  codec,
+  producer,
+  topic: 'models.deployments',
+  groupId: `drift-deployments-${hostname()}-${process.pid}`,
+  service: 'drift',
+  logger,
+  metrics: createRunnerMetrics(metrics),
+  fromBeginning: true,
+  onFatal: ops.fail,
+  handler: follower.handler,
+});
 const window =
   config.windowKind === 'count'
     ? ({ kind: 'count', size: config.windowSize } as const)
@@ -60,16 +86,13 @@ const detector = new DriftDetector({
     inputStatistics: config.inputStatistics,
     segments: config.segments === 'on',
   },
-  production: registryProduction(registry, config.modelName, REPO_ROOT),
+  production: deployedProduction({
+    current: () => follower.current(),
+    registry,
+    modelName: config.modelName,
+    baseDir: REPO_ROOT,
+  }),
   loadReference: loadDriftReference,
-  calibrate: (folder, windowSize, withClassifier) =>
-    calibrateInWorker(folder, {
-      windowSize,
-      alpha: config.alpha,
-      ...(withClassifier ? {} : { classifierResamples: 0 }),
-      onProgress: (stage, done, total) => logger.info({ stage, done, total }, 'calibrating'),
-    }),
-  saveCalibration: registryCalibrationSaver(registry, config.modelName),
   readWindow: (version, source) =>
     readWindow(clickhouse, {
       modelName: config.modelName,
@@ -116,7 +139,7 @@ const loop = new DriftLoop({
   },
   isLeader: () => election.isLeader,
   predictionCount: async () => {
-    const version = productionVersion(await registry.decisions(config.modelName));
+    const version = follower.current()?.version ?? null;
     return {
       version,
       count: version === null ? 0 : await countPredictions(clickhouse, config.modelName, version),
@@ -132,10 +155,11 @@ await ops.start({
   metrics,
   metricsPort: config.metricsPort,
   metricsHost: config.metricsHost,
-  readiness: () => ({ loop: true, kafka: true }),
+  readiness: () => ({ loop: true, kafka: true, deploymentsConsumer: deployments.isRunning }),
   steps: [
     { name: 'stop evaluating (finish the round in progress)', run: () => loop.stop() },
     { name: 'leave the leader group', run: () => election.stop() },
+    { name: 'stop deployments consumer', run: () => deployments.stop() },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'close clickhouse', run: () => clickhouse.close() },
   ],
@@ -143,6 +167,7 @@ await ops.start({
 
 await producer.connect();
 await codec.registerAll();
+await deployments.start();
 await election.start();
 loop.start();
 logger.info({ model: config.modelName, window, metricsPort: config.metricsPort }, 'drift running');

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ClassificationMetrics } from '#shared/model';
-import { type ModelRegistry, type VersionView, shippedDrift } from '#shared/registry';
+import type { ModelRegistry, VersionView } from '#shared/registry';
 import type { DecisionRecord } from '#shared/store';
 import type { RegistryCommand } from './commands.ts';
 import { iso, renderTable } from './render.ts';
@@ -155,7 +155,6 @@ export async function runRegistryCommand(
           golden_n: golden.n,
         },
         referenceCentroid: readReference(folder).centroid,
-        ...shippedDrift(folder),
         actor,
         note: 'registered with the mlops CLI',
       });

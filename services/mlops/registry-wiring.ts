@@ -12,6 +12,7 @@ import {
   parseConfig,
   processConfigFields,
 } from '#shared/common';
+import { calibrateInWorker, driftCalibrationConfigFields } from '#shared/drift';
 import { backboneConfigFields, createBackbone } from '#shared/kafka';
 import {
   ArtifactStore,
@@ -33,6 +34,8 @@ const registrySchema = {
   ...backboneConfigFields,
   ...clickhouseConfigFields,
   ...registryConfigFields,
+  // `register` and `bootstrap` calibrate versions for the drift service's windows.
+  ...driftCalibrationConfigFields,
   ...processConfigFields,
   modelName: modelNameField,
 };
@@ -84,6 +87,11 @@ export async function registryCommand(
         ]);
       },
       signer: DeploymentSigner.fromFile(resolve(REPO_ROOT, config.deploymentSigningKeyFile)),
+      driftCalibration: {
+        windowSize: config.windowSize,
+        alpha: config.alpha,
+        calibrate: calibrateInWorker,
+      },
       logger,
       baseDir: REPO_ROOT,
     });

@@ -20,14 +20,14 @@ import type { ModelRegistry } from '#shared/registry';
 import type { BatchHandler } from '#shared/runner';
 import type { ModelCandidate } from '#shared/serde';
 import { HOLDOUT_FILE } from '#shared/training';
-import type { ModelVersionRecord, RegistryStore } from '#shared/store';
+import type { ModelVersionRecord, RegistryReader } from '#shared/store';
 import { type ModelScores, type PromotionPolicy, decidePromotion } from './rule.ts';
 
 export interface PromoterDeps {
   readonly modelName: string;
   readonly policy: PromotionPolicy;
   readonly registry: ModelRegistry;
-  readonly store: RegistryStore;
+  readonly store: RegistryReader;
   readonly golden: readonly LabelledText[];
   /** Scores a model folder on labelled texts (in a worker thread). */
   readonly evaluate: (

@@ -75,7 +75,8 @@ export const retrainerConfigSchema = {
     default: 20,
     min: 1,
   }),
-  // The detector's window size and alpha: the candidate's thresholds are calibrated for them.
+  // The drift service's window size and alpha: the registry calibrates each candidate's
+  // thresholds for them as it registers the version (the drift service only reads them).
   ...driftCalibrationConfigFields,
   metricsHost: stringField('METRICS_HOST', 'Listen address of /metrics, /health and /ready', {
     default: '127.0.0.1',

@@ -8,7 +8,6 @@
  */
 import { join, resolve } from 'node:path';
 import { ServiceOps, createLogger, createMetricsRegistry, runInWorker } from '#shared/common';
-import { calibrateInWorker } from '#shared/drift';
 import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
 import { GOLDEN_SET_PATH, evaluateInWorker, readLabelledTsv } from '#shared/model';
 import { createModelRegistry } from '#shared/registry';
@@ -38,6 +37,8 @@ const { registry, store } = createModelRegistry({
   clickhouse,
   producer,
   artifactRoot: config.artifactRoot,
+  // Candidates are calibrated for the drift service's windows as they are registered.
+  driftCalibration: { windowSize: config.windowSize, alpha: config.alpha },
   logger,
 });
 const golden = readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH));
@@ -49,8 +50,6 @@ const deps = (heartbeat: () => Promise<void>): RetrainDeps => ({
     minLabels: config.minLabels,
     maxRows: config.maxRows,
     holdoutFraction: config.holdoutFraction,
-    windowSize: config.windowSize,
-    alpha: config.alpha,
   },
   registry,
   store,
@@ -97,12 +96,6 @@ const deps = (heartbeat: () => Promise<void>): RetrainDeps => ({
   },
   evaluate: evaluateInWorker,
   golden,
-  calibrate: (folder) =>
-    calibrateInWorker(folder, {
-      windowSize: config.windowSize,
-      alpha: config.alpha,
-      onProgress: (stage, done, total) => logger.debug({ stage, done, total }, 'calibrating'),
-    }),
   publishCandidate: (candidate) =>
     producer.send('models.candidates', [{ key: candidate.modelVersion, value: candidate }]),
   publishStatus: (status) =>

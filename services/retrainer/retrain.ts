@@ -13,18 +13,17 @@
  *   4. Train a new head on the frozen encoder's [CLS] embeddings of the recent training
  *      rows plus a stratified sample of the labelled reference data, deterministic for the
  *      trigger (seed), in a worker thread, with progress.
- *   5. The candidate's drift reference comes from its own recent training data; its
- *      thresholds are calibrated for the detector's window size and stored with it.
- *   6. Register with lineage and metrics measured here (held-out and golden set), then
- *      announce on `models.candidates`.
+ *   5. The candidate's drift reference comes from its own recent training data.
+ *   6. Register with lineage and metrics measured here (held-out and golden set): the
+ *      registry calibrates the drift thresholds of the new reference as it registers the
+ *      version (the one place versions are calibrated), then announce on `models.candidates`.
  */
 import { createHash } from 'node:crypto';
 import { AppError, type Logger, deterministicUuid } from '#shared/common';
-import { type DriftThresholds, calibrationKey } from '#shared/drift';
 import { type ClassificationMetrics, type LabelledText, artifactFolder } from '#shared/model';
 import type { ModelRegistry } from '#shared/registry';
 import type { ModelCandidate, RetrainStatus } from '#shared/serde';
-import type { LabelledPrediction, ModelVersionRecord, RegistryStore } from '#shared/store';
+import type { LabelledPrediction, ModelVersionRecord, RegistryReader } from '#shared/store';
 import { type Trigger, isHeldOut } from './triggers.ts';
 
 export class InsufficientLabelsError extends AppError {
@@ -75,15 +74,13 @@ export interface RetrainSettings {
   readonly minLabels: number;
   readonly maxRows: number;
   readonly holdoutFraction: number;
-  readonly windowSize: number;
-  readonly alpha: number;
 }
 
 export interface RetrainDeps {
   readonly modelName: string;
   readonly settings: RetrainSettings;
   readonly registry: ModelRegistry;
-  readonly store: RegistryStore;
+  readonly store: RegistryReader;
   readonly baseDir: string;
   readonly countLabelled: (version: string, sinceMs: number) => Promise<number>;
   readonly readLabelled: (version: string, sinceMs: number) => Promise<LabelledPrediction[]>;
@@ -96,7 +93,6 @@ export interface RetrainDeps {
     data: readonly LabelledText[],
   ) => Promise<ClassificationMetrics>;
   readonly golden: readonly LabelledText[];
-  readonly calibrate: (folder: string) => Promise<DriftThresholds>;
   readonly publishCandidate: (candidate: ModelCandidate) => Promise<void>;
   readonly publishStatus: (status: RetrainStatus) => Promise<void>;
   /** Keeps the consumer's group membership alive during long steps. */
@@ -245,8 +241,6 @@ export async function retrain(
     await deps.evaluate(trained.folder, deps.golden),
   ];
   await deps.heartbeat();
-  const thresholds = await deps.calibrate(trained.folder);
-  await deps.heartbeat();
   const positives = trainRows.filter((row) => row.groundTruth === POSITIVE).length;
   const record = await deps.registry.register({
     modelName,
@@ -290,14 +284,12 @@ export async function retrain(
       golden_n: goldenMetrics.n,
     },
     referenceCentroid: trained.referenceCentroid,
-    driftThreshold: thresholds.domainAuc?.threshold ?? thresholds.cosine.threshold,
-    driftCalibration: {
-      [calibrationKey(settings.windowSize, settings.alpha, thresholds.domainAuc !== null)]:
-        thresholds,
-    },
     actor: 'retrainer',
     note: trigger.reason,
+    onCalibrationProgress: (stage, done, total) =>
+      logger.debug({ version, stage, done, total }, 'calibrating drift thresholds'),
   });
+  await deps.heartbeat();
   await deps.publishCandidate(candidateEvent(record, trigger));
   await status('CANDIDATE', rows.length, `version ${version} registered and announced`, {
     progress: 1,

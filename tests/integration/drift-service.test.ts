@@ -2,14 +2,16 @@
  * The drift service as separate processes against real ClickHouse and Kafka, on real
  * [CLS] embeddings of the bootstrap model: one writer per model (a second instance stays idle
  * and takes over when the leader is killed), per-segment drift while the global window is in
- * domain, and an ERROR state (not a false OK) for a malformed or missing reference.
+ * domain, production learnt from the registry's signed deployments only (a forged one is
+ * dead-lettered and changes nothing), and an ERROR state (not a false OK) for a malformed or
+ * missing reference.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DriftEvent } from '#shared/serde';
+import { type DriftEvent, DeploymentSigner, generateDeploymentKeyPair } from '#shared/serde';
 import { createClickHouse } from '#shared/store';
 import {
   type EmbeddedText,
@@ -126,9 +128,11 @@ describe('drift service (separate processes, real embeddings)', () => {
     await feed(2 * W);
     leader = startDetector('a');
     await leader.waitFor('drift detector active', 60_000);
-    // The first round waits for the thresholds' calibration: 2.5 minutes on a quiet 2-core
-    // machine with the test stack's three Kafka nodes, more on a loaded one.
-    await leader.waitFor('"msg":"drift round"', 360_000);
+    // Production comes from the deployment bootstrap published; the thresholds are the ones
+    // the registry stored with version 1 (the drift service never calibrates).
+    await leader.waitFor('"msg":"drift round"', 120_000);
+    expect(leader.output()).toContain('production version from models.deployments');
+    expect(leader.output()).not.toContain('calibrating');
     feeder = (async () => {
       while (feeding) {
         await feed(25);
@@ -204,6 +208,48 @@ describe('drift service (separate processes, real embeddings)', () => {
     expect(change.episodeId).toBeTruthy();
     expect(change.statistics.some((s) => s.exceeded)).toBe(true);
     expect(events.some((e) => e.segment === '*' && e.state === 'DRIFT')).toBe(false);
+  });
+
+  it('learns production from signed deployments only: a forged one is dead-lettered, nothing changes', async () => {
+    const deadLetters: string[] = [];
+    const dlq = startRunner(kafka, 'dlq.models.deployments', async (batch) => {
+      for (const { event } of batch) {
+        if (event.key?.toString() === modelName) deadLetters.push(event.errorCode);
+      }
+    });
+    stops.push(dlq.runner);
+    await dlq.started;
+    const forged = {
+      eventId: randomUUID(),
+      eventTime: Date.now(),
+      modelName,
+      modelVersion: 'forged',
+      previousVersion: '1',
+      action: 'PROMOTE' as const,
+      artifactUri: 'file:///tmp/forged',
+      artifactSha256: 'f'.repeat(64),
+      actor: 'attacker',
+      reason: 'point drift at another version',
+    };
+    const attackerKey = new DeploymentSigner(generateDeploymentKeyPair().privateKeyPem);
+    await kafka.producer.send(
+      'models.deployments',
+      [{ ...forged, signature: null }, attackerKey.sign({ ...forged, eventId: randomUUID() })].map(
+        (value) => ({ key: modelName, value }),
+      ),
+    );
+    // The live instance (the standby that took over) refuses both.
+    await waitUntil(() => deadLetters.length >= 2, 30_000, 'two dead letters from drift');
+    expect(new Set(deadLetters)).toEqual(new Set(['DEPLOYMENT_SIGNATURE_INVALID']));
+    expect(standby.output()).toContain('deployment refused: not signed by a trusted registry key');
+    const before = (await checks(`segment = '*'`)).length;
+    await waitUntil(
+      async () => (await checks(`segment = '*'`)).length >= before + 2,
+      60_000,
+      'two more rounds',
+    );
+    expect(await checks(`model_version = 'forged'`)).toEqual([]);
+    expect((await checks(`segment = '*'`)).at(-1)!.model_version).toBe('1');
   });
 
   it('a malformed or a missing reference is an ERROR state with the reason, never OK', async () => {

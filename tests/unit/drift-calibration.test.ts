@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
   type Random,
+  type DriftThresholds,
   buildDriftReference,
   calibrateThresholds,
+  calibrationKey,
   classConditionalCosine,
   classMixDistance,
   domainClassifierAuc,
   empiricalUpperQuantile,
   evaluateWindow,
+  findCalibration,
+  headlineThreshold,
+  isDriftThresholds,
   mulberry32,
   normalQuantile,
 } from '#shared/drift';
@@ -126,5 +131,97 @@ describe('calibrateThresholds', () => {
     expect(evaluation.over.domainAuc).toBe(true);
     expect(evaluation.inputDrift).toBe(true);
     expect(evaluation.predictionDrift).toBe(false);
+  });
+});
+
+describe('stored calibrations (what the registry stores, the detector reads)', () => {
+  const statistic = (threshold: number) => ({
+    threshold,
+    method: 'empirical-quantile' as const,
+    resamples: 100,
+    mean: 0,
+    sd: 1,
+    q99: threshold,
+    max: threshold,
+  });
+  const stored = (windowSize: number, auc: number | null): DriftThresholds => ({
+    windowSize,
+    alpha: 0.001,
+    minClassRows: 10,
+    referenceSideSize: 400,
+    cosine: statistic(0.3),
+    classMix: statistic(0.1),
+    centroid: statistic(0.2),
+    domainAuc: auc === null ? null : { ...statistic(auc), method: 'normal-fit' },
+  });
+  const need = (classifier: boolean, windowSize = 200) => ({
+    windowSize,
+    alpha: 0.001,
+    classifier,
+  });
+
+  it('finds the key of the settings; one with the classifier serves a detector without it', () => {
+    const withAuc = stored(200, 0.58);
+    const plain = stored(200, null);
+    expect(findCalibration({ 'w200-a0.001-auc': withAuc }, need(true))).toEqual({
+      found: true,
+      key: 'w200-a0.001-auc',
+      thresholds: withAuc,
+    });
+    expect(findCalibration({ 'w200-a0.001-auc': withAuc }, need(false))).toMatchObject({
+      found: true,
+      key: 'w200-a0.001-auc',
+    });
+    // A plain calibration is preferred when the detector does not use the classifier...
+    expect(
+      findCalibration({ 'w200-a0.001-auc': withAuc, 'w200-a0.001': plain }, need(false)),
+    ).toMatchObject({ found: true, key: 'w200-a0.001' });
+    // ... and never serves one that does.
+    expect(findCalibration({ 'w200-a0.001': plain }, need(true))).toMatchObject({ found: false });
+  });
+
+  it('says why nothing fits: other settings, an error at registration, no AUC threshold', () => {
+    const other = findCalibration({ 'w500-a0.001-auc': stored(500, 0.55) }, need(true));
+    expect(other.found).toBe(false);
+    expect(!other.found && other.reason).toMatch(
+      /no drift calibration w200-a0\.001-auc .*stored: w500-a0\.001-auc.*DRIFT_WINDOW_SIZE/,
+    );
+    const failed = findCalibration(
+      { status: 'uncalibrated', error: 'reference.json: missing' },
+      need(false),
+    );
+    expect(!failed.found && failed.reason).toContain('(reference.json: missing); stored: none');
+    const small = findCalibration({ 'w200-a0.001-auc': stored(200, null) }, need(true));
+    expect(!small.found && small.reason).toContain('no domain-classifier threshold');
+    // The same calibration still serves the cosine.
+    expect(findCalibration({ 'w200-a0.001-auc': stored(200, null) }, need(false)).found).toBe(true);
+    expect(findCalibration({ 'w200-a0.001-auc': { windowSize: 200 } }, need(false)).found).toBe(
+      false,
+    );
+  });
+
+  it('shapes, keys and the one-number summary', () => {
+    expect(isDriftThresholds(stored(200, null))).toBe(true);
+    expect(isDriftThresholds({ status: 'uncalibrated' })).toBe(false);
+    expect(isDriftThresholds(null)).toBe(false);
+    expect(calibrationKey(200, 0.001, true)).toBe('w200-a0.001-auc');
+    expect(headlineThreshold(stored(200, 0.58))).toBe(0.58);
+    expect(headlineThreshold(stored(200, null))).toBe(0.3);
+  });
+
+  it("calibrating the classifier too leaves the centroid statistics' thresholds as they are", () => {
+    const reference = buildDriftReference(traffic(mulberry32(5), 1200, 4), { sampleSize: 600 });
+    const options = { windowSize: 50, alpha: 0.01, resamples: 300, seed: 11 };
+    const plain = calibrateThresholds(reference, { ...options, classifierResamples: 0 });
+    const full = calibrateThresholds(reference, {
+      ...options,
+      classifierResamples: 3,
+      referenceSideSize: 100,
+    });
+    expect(full.domainAuc).not.toBeNull();
+    expect(plain.domainAuc).toBeNull();
+    expect(full.cosine).toEqual(plain.cosine);
+    expect(full.classMix).toEqual(plain.classMix);
+    expect(full.centroid).toEqual(plain.centroid);
   });
 });

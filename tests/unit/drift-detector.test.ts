@@ -1,8 +1,9 @@
 /**
  * The drift detector's round logic with fakes for its adapters (the statistics, calibration
  * and state machine are the real ones): hysteresis over rounds, per-segment states, episode
- * ids, reset on a new production version, ERROR on an unusable reference, and the order
- * "checks stored, then events published".
+ * ids, reset on a new production version, ERROR on an unusable reference or a missing
+ * calibration (the detector reads thresholds, it never calibrates), and the order "checks
+ * stored, then events published".
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '#shared/common';
@@ -84,16 +85,17 @@ interface Harness {
   order: string[];
   setWindow: (segment: string, data: WindowRow[]) => void;
   setProduction: (version: string | null) => void;
-  saved: string[];
+  setCalibrations: (calibrations: Record<string, unknown> | null) => void;
 }
 
 function harness(overrides: Partial<DetectorDeps> = {}): Harness {
   let production: string | null = '1';
+  // What the registry stored with the version (cosine-only detector settings below).
+  let calibrations: Record<string, unknown> | null = { 'w200-a0.001': thresholds() };
   const windows = new Map<string, WindowRow[]>();
   const checks: DriftCheckRow[][] = [];
   const events: DriftEvent[][] = [];
   const order: string[] = [];
-  const saved: string[] = [];
   let clock = 5_000_000;
   const deps: DetectorDeps = {
     modelName: 'sentiment',
@@ -109,12 +111,8 @@ function harness(overrides: Partial<DetectorDeps> = {}): Harness {
     production: async (): Promise<ProductionModel | null> =>
       production === null
         ? null
-        : { version: production, folder: `/models/${production}`, calibrations: {} },
+        : { version: production, folder: `/models/${production}`, calibrations },
     loadReference: () => REFERENCE,
-    calibrate: async () => thresholds(),
-    saveCalibration: async (version, key) => {
-      saved.push(`${version}:${key}`);
-    },
     readWindow: async (_version, source) => windows.get(source ?? '*') ?? [],
     activeSources: async () => [...windows.keys()].filter((key) => key !== '*'),
     restore: async () => new Map(),
@@ -135,9 +133,9 @@ function harness(overrides: Partial<DetectorDeps> = {}): Harness {
     checks,
     events,
     order,
-    saved,
     setWindow: (segment, data) => windows.set(segment, data),
     setProduction: (version) => (production = version),
+    setCalibrations: (stored) => (calibrations = stored),
   };
 }
 
@@ -150,7 +148,6 @@ describe('drift detector rounds', () => {
     h.setWindow('*', rows(W, 10));
     const first = await h.detector.evaluate();
     expect(first.segments[0]).toMatchObject({ segment: '*', inputState: 'OK', rows: W });
-    expect(h.saved).toEqual(['1:w200-a0.001']);
     for (let i = 0; i < 5; i++) {
       h.setWindow('*', rows(W, 20 + i));
       expect((await h.detector.evaluate()).segments[0]!.inputState).toBe('OK');
@@ -221,7 +218,6 @@ describe('drift detector rounds', () => {
     const after = await h.detector.evaluate();
     expect(after.version).toBe('2');
     expect(after.segments[0]).toMatchObject({ inputState: 'OK', episodeId: null });
-    expect(h.saved).toEqual(['1:w200-a0.001', '2:w200-a0.001']);
     const reset = stateChanges(h.events).find(
       (e) => e.modelVersion === '1' && e.state === 'INSUFFICIENT_DATA',
     );
@@ -249,17 +245,57 @@ describe('drift detector rounds', () => {
     expect(h.order).toEqual(['checks', 'events']);
   });
 
-  it('uses a stored calibration for the same W and alpha instead of recalibrating', async () => {
-    const h = harness({
-      production: async () => ({
-        version: '1',
-        folder: '/m',
-        calibrations: { 'w200-a0.001': thresholds() },
-      }),
-    });
+  it('a calibration made with the classifier serves a detector that decides by the cosine', async () => {
+    const h = harness();
+    h.setCalibrations({ 'w200-a0.001-auc': thresholds() });
     h.setWindow('*', rows(W, 150));
-    await h.detector.evaluate();
-    expect(h.saved).toEqual([]);
+    expect((await h.detector.evaluate()).segments[0]).toMatchObject({ inputState: 'OK' });
+  });
+
+  it('no calibration for its settings: ERROR with the reason, OK once the registry stores one', async () => {
+    const h = harness();
+    h.setCalibrations({ 'w500-a0.001-auc': thresholds() });
+    h.setWindow('*', rows(W, 170));
+    const missing = await h.detector.evaluate();
+    expect(missing.segments[0]).toMatchObject({ inputState: 'ERROR' });
+    expect(missing.segments[0]!.error).toContain('no drift calibration w200-a0.001');
+    expect(missing.segments[0]!.error).toContain('stored: w500-a0.001-auc');
+    expect(h.checks[0]![0]).toMatchObject({ inputState: 'ERROR', inputThreshold: 0 });
+    // Still missing: still ERROR, looked up again each round.
+    expect((await h.detector.evaluate()).segments[0]!.inputState).toBe('ERROR');
+    h.setCalibrations({ 'w500-a0.001-auc': thresholds(), 'w200-a0.001-auc': thresholds() });
+    const found = await h.detector.evaluate();
+    expect(found.segments[0]).toMatchObject({ inputState: 'OK', error: null });
+    expect(stateChanges(h.events).at(-1)).toMatchObject({ state: 'OK', previousState: 'ERROR' });
+  });
+
+  it('a version the registry does not know is an ERROR, never OK', async () => {
+    const h = harness();
+    h.setCalibrations(null);
+    h.setWindow('*', rows(W, 180));
+    const result = await h.detector.evaluate();
+    expect(result.segments[0]).toMatchObject({ inputState: 'ERROR' });
+    expect(result.segments[0]!.error).toContain('version 1 is not in the registry');
+  });
+
+  it('a detector deciding by the AUC refuses a calibration without an AUC threshold', async () => {
+    const h = harness({
+      settings: {
+        windowSize: W,
+        alpha: 0.001,
+        minWindowRows: W,
+        driftAfter: 2,
+        recoverAfter: 2,
+        inputStatistics: ['domainAuc'],
+        segments: false,
+      },
+    });
+    // thresholds() was calibrated without the classifier: domainAuc is null.
+    h.setCalibrations({ 'w200-a0.001-auc': thresholds() });
+    h.setWindow('*', rows(W, 190));
+    const result = await h.detector.evaluate();
+    expect(result.segments[0]).toMatchObject({ inputState: 'ERROR' });
+    expect(result.segments[0]!.error).toContain('no domain-classifier threshold');
   });
 
   it('resumes a segment in DRIFT with its episode after a restart', async () => {

@@ -2,10 +2,21 @@ import { mkdtempSync, writeFileSync, mkdirSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '#shared/common';
+import {
+  type CalibrationOptions,
+  type DriftThresholds,
+  DRIFT_CALIBRATION_FILE,
+  DriftReferenceError,
+} from '#shared/drift';
 import { ArtifactStore, classificationMetrics, folderDigest, verifyFolder } from '#shared/model';
+import { ModelRegistry, type RegisterInput } from '#shared/registry';
+import { type Deployment, DeploymentSigner, generateDeploymentKeyPair } from '#shared/serde';
 import {
   type Decision,
   type DecisionRecord,
+  type ModelVersionRecord,
+  type RegistryTables,
   productionHistory,
   productionVersion,
   rollbackTarget,
@@ -131,5 +142,236 @@ describe('classification metrics (positive class = 1)', () => {
   it('a model that never predicts positive has F1 0, not NaN', () => {
     expect(classificationMetrics([0, 0], [1, 0]).f1).toBe(0);
     expect(() => classificationMetrics([0], [0, 1])).toThrow(RangeError);
+  });
+});
+
+describe('model registry: the one writer of model_versions, calibrating at registration', () => {
+  const signer = new DeploymentSigner(generateDeploymentKeyPair().privateKeyPem);
+  /** model_versions and promotion_log in memory, with the store's newest-revision rule. */
+  class MemoryTables implements RegistryTables {
+    readonly rows: ModelVersionRecord[] = [];
+    readonly log: DecisionRecord[] = [];
+    async insertVersion(record: ModelVersionRecord) {
+      this.rows.push(record);
+    }
+    async appendDecision(decision: DecisionRecord) {
+      this.log.push(decision);
+    }
+    async version(modelName: string, version: string) {
+      const revisions = this.rows.filter((r) => r.modelName === modelName && r.version === version);
+      return revisions.sort((a, b) => b.revision - a.revision)[0] ?? null;
+    }
+    async versions(modelName: string) {
+      const names = new Set(
+        this.rows.filter((r) => r.modelName === modelName).map((r) => r.version),
+      );
+      return Promise.all([...names].map(async (v) => (await this.version(modelName, v))!));
+    }
+    async decisions(modelName: string) {
+      return this.log.filter((d) => d.modelName === modelName);
+    }
+  }
+
+  const thresholdsFor = (windowSize: number, auc: number | null): DriftThresholds => {
+    const statistic = (threshold: number) => ({
+      threshold,
+      method: 'empirical-quantile' as const,
+      resamples: 10,
+      mean: 0,
+      sd: 1,
+      q99: threshold,
+      max: threshold,
+    });
+    return {
+      windowSize,
+      alpha: 0.001,
+      minClassRows: 10,
+      referenceSideSize: 100,
+      cosine: statistic(0.3),
+      classMix: statistic(0.1),
+      centroid: statistic(0.2),
+      domainAuc: auc === null ? null : statistic(auc),
+    };
+  };
+
+  function modelFolder(version: string, shipped?: Record<string, unknown>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'model-'));
+    mkdirSync(join(dir, 'onnx'));
+    writeFileSync(join(dir, 'config.json'), '{"hidden_size": 4}');
+    writeFileSync(join(dir, 'tokenizer.json'), '{}');
+    writeFileSync(join(dir, 'tokenizer_config.json'), '{}');
+    writeFileSync(join(dir, 'onnx/model.onnx'), Buffer.from(version));
+    writeFileSync(join(dir, 'model-card.json'), JSON.stringify({ version, training_data: [] }));
+    writeFileSync(join(dir, 'reference.json'), JSON.stringify({ centroid: [0, 1, 0, 1] }));
+    if (shipped) {
+      writeFileSync(
+        join(dir, DRIFT_CALIBRATION_FILE),
+        JSON.stringify({ format: 1, calibrations: shipped }),
+      );
+    }
+    return dir;
+  }
+
+  function setup(options: { windowSize?: number; calibrate?: boolean; fail?: Error } = {}) {
+    const tables = new MemoryTables();
+    const calibrated: { folder: string; options: CalibrationOptions }[] = [];
+    const published: Deployment[] = [];
+    let clock = 1_000;
+    const registry = new ModelRegistry({
+      store: tables,
+      artifacts: new ArtifactStore(mkdtempSync(join(tmpdir(), 'artifacts-'))),
+      publishDeployment: async (deployment) => void published.push(deployment),
+      signer,
+      ...(options.calibrate === false
+        ? {}
+        : {
+            driftCalibration: {
+              windowSize: options.windowSize ?? 200,
+              alpha: 0.001,
+              calibrate: async (folder: string, calibration: CalibrationOptions) => {
+                calibrated.push({ folder, options: calibration });
+                if (options.fail) throw options.fail;
+                return thresholdsFor(calibration.windowSize, 0.6);
+              },
+            },
+          }),
+      logger: createLogger('test', 'silent'),
+      baseDir: '/',
+      now: () => (clock += 10),
+    });
+    return { tables, registry, calibrated, published };
+  }
+
+  const input = (version: string, folder: string): RegisterInput => ({
+    modelName: 'm',
+    version,
+    parentVersion: null,
+    folder,
+    trainingData: {},
+    trainingDataSha256: '',
+    metrics: { golden_f1: 0.9 },
+    referenceCentroid: [],
+    actor: 'test',
+  });
+
+  it('stores the thresholds shipped with the folder when they fit, without calibrating', async () => {
+    const { registry, calibrated, tables } = setup();
+    const shipped = { 'w200-a0.001-auc': thresholdsFor(200, 0.58) };
+    const record = await registry.register(input('1', modelFolder('1', shipped)));
+    expect(calibrated).toEqual([]);
+    expect(record.driftCalibration).toEqual(shipped);
+    expect(record.driftThreshold).toBe(0.58);
+    expect(tables.rows).toHaveLength(1);
+  });
+
+  it('calibrates the folder for the configured window (with the classifier) when nothing fits', async () => {
+    const { registry, calibrated } = setup({ windowSize: 500 });
+    const folder = modelFolder('1', { 'w200-a0.001-auc': thresholdsFor(200, 0.58) });
+    const record = await registry.register(input('1', folder));
+    expect(calibrated.map((c) => [c.folder, c.options.windowSize, c.options.alpha])).toEqual([
+      [folder, 500, 0.001],
+    ]);
+    expect(calibrated[0]!.options.classifierResamples).toBeUndefined(); // the default: calibrated
+    expect(Object.keys(record.driftCalibration).sort()).toEqual([
+      'w200-a0.001-auc',
+      'w500-a0.001-auc',
+    ]);
+    expect(record.driftThreshold).toBe(0.6);
+    // Registering again is a no-op: no second calibration.
+    await registry.register(input('1', folder));
+    expect(calibrated).toHaveLength(1);
+  });
+
+  it('an uncalibratable reference registers as uncalibrated with the reason; other failures stop it', async () => {
+    const invalid = setup({ fail: new DriftReferenceError('reference.json: dim must be > 0') });
+    const record = await invalid.registry.register(input('1', modelFolder('1')));
+    expect(record.driftCalibration).toEqual({
+      status: 'uncalibrated',
+      error: 'reference.json: dim must be > 0',
+    });
+    expect(record.driftThreshold).toBe(0);
+    const crashed = setup({ fail: new Error('worker exited with code 1') });
+    await expect(crashed.registry.register(input('1', modelFolder('1')))).rejects.toThrow(
+      'worker exited',
+    );
+    expect(crashed.tables.rows).toEqual([]);
+  });
+
+  it('a registry without calibration settings (the promoter) cannot register', async () => {
+    const { registry } = setup({ calibrate: false });
+    await expect(registry.register(input('1', modelFolder('1')))).rejects.toMatchObject({
+      code: 'DRIFT_CALIBRATION_UNCONFIGURED',
+    });
+  });
+
+  it('a status change rewrites the newest row: a calibration added meanwhile is kept', async () => {
+    const first = setup();
+    const folder = modelFolder('1', { 'w200-a0.001-auc': thresholdsFor(200, 0.58) });
+    await first.registry.register(input('1', folder));
+    // Another registry process (other drift settings) adds a calibration to the same version.
+    const other = new ModelRegistry({
+      store: first.tables,
+      artifacts: new ArtifactStore(mkdtempSync(join(tmpdir(), 'artifacts-'))),
+      publishDeployment: async () => undefined,
+      driftCalibration: {
+        windowSize: 500,
+        alpha: 0.001,
+        calibrate: async (_folder, calibration) => thresholdsFor(calibration.windowSize, 0.7),
+      },
+      logger: createLogger('test', 'silent'),
+      baseDir: '/',
+      now: () => 5_000,
+    });
+    expect(await other.ensureDriftCalibration('m', '1')).toBe(true);
+    expect(await other.ensureDriftCalibration('m', '1')).toBe(false);
+    await first.registry.block('1', { modelName: 'm', actor: 'test', reason: 'worse' });
+    const latest = (await first.tables.version('m', '1'))!;
+    expect(latest.status).toBe('BLOCKED');
+    expect(Object.keys(latest.driftCalibration).sort()).toEqual([
+      'w200-a0.001-auc',
+      'w500-a0.001-auc',
+    ]);
+    expect(latest.revision).toBeGreaterThan(5_000);
+  });
+
+  it('bootstrap at a later start calibrates production for changed drift settings, once', async () => {
+    const shipped = { 'w200-a0.001-auc': thresholdsFor(200, 0.58) };
+    const folder = modelFolder('1', shipped);
+    const { registry, tables, published } = setup();
+    const bootstrap = {
+      modelName: 'm',
+      folder,
+      minF1: 0.5,
+      evaluateGolden: async () => ({ f1: 0.9, accuracy: 0.9, precision: 0.9, recall: 0.9, n: 10 }),
+      actor: 'test',
+    };
+    expect(await registry.bootstrap(bootstrap)).toEqual({ version: '1', decision: 'PROMOTED' });
+    expect(published.map((d) => d.modelVersion)).toEqual(['1']);
+
+    const restarted = new ModelRegistry({
+      store: tables,
+      // The artifact is where the first registry stored it (its URI is absolute).
+      artifacts: new ArtifactStore(mkdtempSync(join(tmpdir(), 'artifacts-'))),
+      publishDeployment: async (deployment) => void published.push(deployment),
+      signer,
+      driftCalibration: {
+        windowSize: 400,
+        alpha: 0.001,
+        calibrate: async (_folder, calibration) => thresholdsFor(calibration.windowSize, 0.65),
+      },
+      logger: createLogger('test', 'silent'),
+      baseDir: '/',
+    });
+    expect(await restarted.bootstrap(bootstrap)).toEqual({ version: '1', decision: null });
+    expect(published.map((d) => d.modelVersion)).toEqual(['1', '1']);
+    const latest = (await tables.version('m', '1'))!;
+    expect(Object.keys(latest.driftCalibration).sort()).toEqual([
+      'w200-a0.001-auc',
+      'w400-a0.001-auc',
+    ]);
+    expect(latest.status).toBe('PROMOTED');
+    const revisions = tables.rows.length;
+    await restarted.bootstrap(bootstrap);
+    expect(tables.rows).toHaveLength(revisions);
   });
 });

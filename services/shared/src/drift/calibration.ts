@@ -300,9 +300,80 @@ export function calibrateThresholds(
 }
 
 /**
- * Key of a stored calibration (thresholds live with a model version, one set per key): a
- * change of window size, alpha, or whether the domain classifier is calibrated recalibrates.
+ * Key of a stored calibration (thresholds live with a model version in the registry, one set
+ * per key): window size, alpha, and whether the domain classifier was calibrated.
  */
 export function calibrationKey(windowSize: number, alpha: number, classifier: boolean): string {
   return `w${windowSize}-a${alpha}${classifier ? '-auc' : ''}`;
+}
+
+/** A stored value has the shape of DriftThresholds (stored calibrations are free-form JSON). */
+export function isDriftThresholds(value: unknown): value is DriftThresholds {
+  const candidate = value as Partial<DriftThresholds> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.windowSize === 'number' &&
+    typeof candidate.cosine?.threshold === 'number' &&
+    typeof candidate.classMix?.threshold === 'number'
+  );
+}
+
+/** What a detector needs of a version's stored calibrations. */
+export interface CalibrationNeed {
+  readonly windowSize: number;
+  readonly alpha: number;
+  /** The detector decides input drift with the domain-classifier AUC. */
+  readonly classifier: boolean;
+}
+
+export type CalibrationLookup =
+  | { readonly found: true; readonly key: string; readonly thresholds: DriftThresholds }
+  | { readonly found: false; readonly reason: string };
+
+/**
+ * The stored calibration that serves `need`, or why there is none. A calibration made with
+ * the classifier serves a detector that does not use it too: the centroid statistics come
+ * first from the same seed, so their thresholds are the same either way. One that was asked
+ * for the classifier but has no AUC threshold (a reference sample too small for the
+ * classifier's disjoint splits) does not serve a detector that decides by the AUC: it could
+ * never report input drift, which would be a silent OK.
+ */
+export function findCalibration(
+  calibrations: Readonly<Record<string, unknown>>,
+  need: CalibrationNeed,
+): CalibrationLookup {
+  const withClassifier = calibrationKey(need.windowSize, need.alpha, true);
+  const keys = need.classifier
+    ? [withClassifier]
+    : [calibrationKey(need.windowSize, need.alpha, false), withClassifier];
+  for (const key of keys) {
+    const thresholds = calibrations[key];
+    if (!isDriftThresholds(thresholds)) continue;
+    if (need.classifier && thresholds.domainAuc === null) {
+      return {
+        found: false,
+        reason:
+          `drift calibration ${key} has no domain-classifier threshold (the reference sample ` +
+          'is too small for it): input drift cannot be judged by domainAuc',
+      };
+    }
+    return { found: true, key, thresholds };
+  }
+  const stored = Object.keys(calibrations).filter((key) => isDriftThresholds(calibrations[key]));
+  const error = typeof calibrations.error === 'string' ? ` (${calibrations.error})` : '';
+  return {
+    found: false,
+    reason:
+      `no drift calibration ${keys[0]} stored with the version${error}; stored: ` +
+      `${stored.length ? stored.join(', ') : 'none'}. Versions are calibrated when they are ` +
+      'registered, for the DRIFT_WINDOW_SIZE and DRIFT_ALPHA of the registering process ' +
+      '(retrainer, mlops CLI): give them the values the drift service has and run ' +
+      '`npm run mlops -- registry bootstrap` to calibrate the production version',
+  };
+}
+
+/** The registry's one-number summary of a calibration: the threshold of the deciding statistic. */
+export function headlineThreshold(thresholds: DriftThresholds): number {
+  return thresholds.domainAuc?.threshold ?? thresholds.cosine.threshold;
 }

@@ -1,8 +1,10 @@
 import { intField, numberField } from '#shared/common';
 
 /**
- * The calibration settings shared by the drift detector and the retrainer (which calibrates
- * a candidate's thresholds for the detector's windows): one definition, one default.
+ * The calibration settings shared by the drift detector (which looks up the thresholds for
+ * its windows) and every process that registers versions (retrainer, mlops CLI: the registry
+ * calibrates a version for them when it is registered): one definition, one default, so the
+ * detector finds what the registry stored.
  */
 export const driftCalibrationConfigFields = {
   windowSize: intField(

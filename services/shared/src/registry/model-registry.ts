@@ -11,7 +11,18 @@
  *      deployment-signature).
  * If 3 fails after 2, the log already says what production is; `syncDeployment` publishes
  * it again (the CLI's `registry sync`, and every `registry bootstrap`), and consumers treat a
- * deployment of the version they already serve as a no-op.
+ * deployment of the version they already serve as a no-op. Every process that acts on
+ * production (inference, gateway, drift) learns it from those signed events, not from the
+ * tables.
+ *
+ * One writer of `model_versions`: this class (through RegistryStore) decides every row. A
+ * version's drift thresholds are part of it: they are calibrated here, once, when the version
+ * is registered (the thresholds shipped with the folder when they fit the configured window
+ * size and alpha, else a calibration in a worker thread), and the drift service only reads
+ * them. They are model metadata, not drift state: a pure function of the artifact's reference
+ * sample and the settings, fixed for the life of the version, needed by anyone who judges
+ * the version's traffic. (Drift's own state, checks and episodes, lives in `drift_checks`,
+ * which only the drift service writes.)
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,13 +35,20 @@ import {
   readModelFolder,
   verifyFolder,
 } from '#shared/model';
-import { type DriftThresholds, readShippedCalibrations } from '#shared/drift';
+import {
+  type CalibrationOptions,
+  type DriftThresholds,
+  calibrationKey,
+  headlineThreshold,
+  isDriftThresholds,
+  readShippedCalibrations,
+} from '#shared/drift';
 import type { Deployment, DeploymentSigner } from '#shared/serde';
 import {
   type Decision,
   type DecisionRecord,
   type ModelVersionRecord,
-  type RegistryStore,
+  type RegistryTables,
   RegistryError,
   productionVersion,
   rollbackTarget,
@@ -46,8 +64,29 @@ export class SigningKeyMissingError extends AppError {
   }
 }
 
+/** This registry instance was given no drift calibration settings, so it cannot register. */
+export class DriftCalibrationUnconfiguredError extends AppError {
+  constructor(modelName: string) {
+    super(
+      'DRIFT_CALIBRATION_UNCONFIGURED',
+      `cannot register a version of ${modelName}: this process has no drift calibration settings`,
+    );
+  }
+}
+
+/**
+ * How versions are calibrated at registration: the drift windows (DRIFT_WINDOW_SIZE,
+ * DRIFT_ALPHA, the drift service's values) and the calibration itself (calibrateInWorker:
+ * tens of seconds, off the event loop).
+ */
+export interface DriftCalibrationDeps {
+  readonly windowSize: number;
+  readonly alpha: number;
+  readonly calibrate: (folder: string, options: CalibrationOptions) => Promise<DriftThresholds>;
+}
+
 export interface ModelRegistryDeps {
-  readonly store: RegistryStore;
+  readonly store: RegistryTables;
   readonly artifacts: ArtifactStore;
   /** Resolves once the broker acknowledged the event. */
   readonly publishDeployment: (deployment: Deployment) => Promise<void>;
@@ -56,6 +95,11 @@ export interface ModelRegistryDeps {
    * versions (the retrainer): a production change then fails with SigningKeyMissingError.
    */
   readonly signer?: DeploymentSigner | undefined;
+  /**
+   * Calibrates drift thresholds at registration. Absent in processes that never register
+   * (the promoter): a registration then fails with DriftCalibrationUnconfiguredError.
+   */
+  readonly driftCalibration?: DriftCalibrationDeps | undefined;
   readonly logger: Logger;
   /** Base for relative artifact URIs. */
   readonly baseDir: string;
@@ -72,10 +116,10 @@ export interface RegisterInput {
   readonly trainingDataSha256: string;
   readonly metrics: Readonly<Record<string, number>>;
   readonly referenceCentroid: readonly number[];
-  readonly driftThreshold: number;
-  readonly driftCalibration: Readonly<Record<string, unknown>>;
   readonly actor: string;
   readonly note?: string;
+  /** Progress of the drift calibration, if one runs (the retrainer logs it). */
+  readonly onCalibrationProgress?: (stage: string, done: number, total: number) => void;
 }
 
 export interface DecisionInput {
@@ -106,22 +150,28 @@ export interface VersionView extends ModelVersionRecord {
   readonly production: boolean;
 }
 
+/** A version's drift fields: its calibrations by key and their one-number summary. */
+interface DriftFields {
+  readonly driftThreshold: number;
+  readonly driftCalibration: Record<string, unknown>;
+}
+
 /**
- * The drift fields of a version registered from a folder: the thresholds shipped with it
- * (drift-calibration.json, written by `make model`) and its headline threshold (domain AUC,
- * else cosine), or "uncalibrated" (the detector calibrates at its first round).
+ * The calibration the registry makes for its settings (with the classifier: it serves a
+ * detector with or without it), if `calibrations` has it. Present even when its AUC threshold
+ * is null (a sample too small for the classifier): calibrating again would give the same.
  */
-export function shippedDrift(folder: string): {
-  driftThreshold: number;
-  driftCalibration: Record<string, unknown>;
-} {
-  const calibrations = readShippedCalibrations(folder);
-  const first = Object.values(calibrations)[0] as DriftThresholds | undefined;
-  if (!first) return { driftThreshold: 0, driftCalibration: { status: 'uncalibrated' } };
-  return {
-    driftThreshold: first.domainAuc?.threshold ?? first.cosine.threshold,
-    driftCalibration: calibrations,
-  };
+function registryCalibration(
+  calibrations: Readonly<Record<string, unknown>>,
+  settings: { readonly windowSize: number; readonly alpha: number },
+): DriftThresholds | null {
+  const stored = calibrations[calibrationKey(settings.windowSize, settings.alpha, true)];
+  return isDriftThresholds(stored) ? stored : null;
+}
+
+/** The calibrations of a stored `drift_calibration`, without an uncalibrated status. */
+function calibrationsOnly(stored: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(stored).filter(([, value]) => isDriftThresholds(value)));
 }
 
 function requireReason(reason: string): string {
@@ -177,9 +227,10 @@ export class ModelRegistry {
   }
 
   /**
-   * Stores the folder's artifact, records the version (status REGISTERED) and logs
-   * REGISTERED. Registering the same version with the same artifact again is a no-op;
-   * with another artifact it is an error (a version names one immutable artifact).
+   * Stores the folder's artifact, calibrates its drift thresholds (driftFields), records the
+   * version (status REGISTERED) and logs REGISTERED. Registering the same version with the
+   * same artifact again is a no-op; with another artifact it is an error (a version names one
+   * immutable artifact).
    */
   async register(input: RegisterInput): Promise<ModelVersionRecord> {
     const stored = await this.deps.artifacts.put(input.folder);
@@ -193,6 +244,11 @@ export class ModelRegistry {
       }
       return existing;
     }
+    const drift = await this.driftFields(
+      input.modelName,
+      input.folder,
+      input.onCalibrationProgress,
+    );
     const time = this.now();
     const record: ModelVersionRecord = {
       modelName: input.modelName,
@@ -205,8 +261,7 @@ export class ModelRegistry {
       trainingDataSha256: input.trainingDataSha256,
       metrics: input.metrics,
       referenceCentroid: input.referenceCentroid,
-      driftThreshold: input.driftThreshold,
-      driftCalibration: input.driftCalibration,
+      ...drift,
       status: 'REGISTERED',
       note: input.note ?? '',
       revision: time,
@@ -321,9 +376,13 @@ export class ModelRegistry {
       centroid?: number[];
     };
     const decisions = await this.deps.store.decisions(input.modelName);
-    if (productionVersion(decisions) !== null) {
+    const production = productionVersion(decisions);
+    if (production !== null) {
       await this.syncDeployment(input.modelName);
-      return { version: productionVersion(decisions)!, decision: null };
+      // The way to calibrate production for changed drift settings: restart with them.
+      if (this.deps.driftCalibration)
+        await this.ensureDriftCalibration(input.modelName, production);
+      return { version: production, decision: null };
     }
     const decided = decisions.find(
       (d) =>
@@ -349,9 +408,6 @@ export class ModelRegistry {
       trainingDataSha256: (card.training_data ?? []).map((file) => file.sha256).join(','),
       metrics,
       referenceCentroid: reference.centroid ?? [],
-      // Thresholds shipped with the folder (make model calibrates them) are stored with the
-      // version, so the detector does not calibrate at first start; without them it does.
-      ...shippedDrift(input.folder),
       actor: input.actor,
       note: 'committed bootstrap model',
     });
@@ -392,15 +448,129 @@ export class ModelRegistry {
     );
   }
 
+  /**
+   * Makes sure `version` carries a drift calibration for the configured window size and
+   * alpha, calibrating its stored artifact if not (a new revision of its row). For versions
+   * registered under other drift settings; `bootstrap` runs it for production at every start.
+   * Returns whether it calibrated. A reference that cannot be calibrated is logged and left
+   * (the drift service reports it as an ERROR state).
+   */
+  async ensureDriftCalibration(modelName: string, version: string): Promise<boolean> {
+    const settings = this.requireCalibration(modelName);
+    const record = await this.requireVersion(modelName, version);
+    if (registryCalibration(record.driftCalibration, settings)) return false;
+    await this.verifyArtifact(record);
+    const folder = artifactFolder(record.artifactUri, this.deps.baseDir);
+    const thresholds = await this.calibrate(modelName, version, folder).catch((error: unknown) => {
+      if ((error as { code?: unknown }).code !== 'DRIFT_REFERENCE_INVALID') throw error;
+      this.deps.logger.warn(
+        { model: modelName, version, err: (error as Error).message },
+        'drift reference cannot be calibrated',
+      );
+      return null;
+    });
+    if (thresholds === null) return false;
+    await this.rewriteVersion(modelName, version, (latest) => ({
+      ...latest,
+      driftThreshold: headlineThreshold(thresholds),
+      driftCalibration: {
+        ...calibrationsOnly(latest.driftCalibration),
+        [calibrationKey(settings.windowSize, settings.alpha, true)]: thresholds,
+      },
+    }));
+    return true;
+  }
+
+  /**
+   * The drift fields of a version registered from `folder`: the thresholds shipped with it
+   * (drift-calibration.json, written by `make model`) when they include the configured window
+   * size and alpha, else a calibration of its reference for them. A reference that cannot be
+   * calibrated (missing, malformed: DRIFT_REFERENCE_INVALID) does not stop the registration:
+   * the version is stored as uncalibrated with the reason, which the drift service reports
+   * as an ERROR state; any other failure (a crashed worker) does, and is retried.
+   */
+  private async driftFields(
+    modelName: string,
+    folder: string,
+    onProgress?: (stage: string, done: number, total: number) => void,
+  ): Promise<DriftFields> {
+    const settings = this.requireCalibration(modelName);
+    const shipped = readShippedCalibrations(folder);
+    const fits = registryCalibration(shipped, settings);
+    if (fits) return { driftThreshold: headlineThreshold(fits), driftCalibration: shipped };
+    try {
+      const thresholds = await this.calibrate(modelName, folder, folder, onProgress);
+      return {
+        driftThreshold: headlineThreshold(thresholds),
+        driftCalibration: {
+          ...shipped,
+          [calibrationKey(settings.windowSize, settings.alpha, true)]: thresholds,
+        },
+      };
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'DRIFT_REFERENCE_INVALID') throw error;
+      const message = (error as Error).message;
+      this.deps.logger.warn({ model: modelName, folder, err: message }, 'drift reference unusable');
+      return {
+        driftThreshold: 0,
+        driftCalibration: { ...shipped, status: 'uncalibrated', error: message },
+      };
+    }
+  }
+
+  /** Calibrates with the classifier: its thresholds serve a detector with or without it. */
+  private async calibrate(
+    modelName: string,
+    what: string,
+    folder: string,
+    onProgress?: (stage: string, done: number, total: number) => void,
+  ): Promise<DriftThresholds> {
+    const settings = this.requireCalibration(modelName);
+    this.deps.logger.info(
+      { model: modelName, of: what, windowSize: settings.windowSize, alpha: settings.alpha },
+      'calibrating drift thresholds',
+    );
+    return settings.calibrate(folder, {
+      windowSize: settings.windowSize,
+      alpha: settings.alpha,
+      ...(onProgress ? { onProgress } : {}),
+    });
+  }
+
+  private requireCalibration(modelName: string): DriftCalibrationDeps {
+    if (!this.deps.driftCalibration) throw new DriftCalibrationUnconfiguredError(modelName);
+    return this.deps.driftCalibration;
+  }
+
   private async setStatus(
     record: ModelVersionRecord,
     status: ModelVersionRecord['status'],
   ): Promise<void> {
     if (record.status === status) return;
-    await this.deps.store.insertVersion({
-      ...record,
+    await this.rewriteVersion(record.modelName, record.version, (latest) => ({
+      ...latest,
       status,
-      revision: Math.max(this.now(), record.revision + 1),
+    }));
+  }
+
+  /**
+   * A new revision of a version's row, changed from its newest revision read right before
+   * the write (not from a copy read earlier: a status and a calibration written by two
+   * registry calls close together must not undo each other). ClickHouse has no
+   * compare-and-set, so two rewrites of one version in the same few milliseconds could
+   * still race; both are registry calls, and rare (a promotion, a calibration).
+   */
+  private async rewriteVersion(
+    modelName: string,
+    version: string,
+    change: (latest: ModelVersionRecord) => ModelVersionRecord,
+  ): Promise<void> {
+    const latest = await this.requireVersion(modelName, version);
+    await this.deps.store.insertVersion({
+      ...change(latest),
+      modelName: latest.modelName,
+      version: latest.version,
+      revision: Math.max(this.now(), latest.revision + 1),
     });
   }
 

@@ -1,15 +1,17 @@
 import { resolve } from 'node:path';
 import type { Logger } from '#shared/common';
+import { calibrateInWorker } from '#shared/drift';
 import type { EventProducer } from '#shared/kafka';
 import { ArtifactStore } from '#shared/model';
 import { DeploymentSigner, REPO_ROOT } from '#shared/serde';
-import { type ClickHouseClient, RegistryStore } from '#shared/store';
+import { type ClickHouseClient, type RegistryReader, RegistryStore } from '#shared/store';
 import { ModelRegistry } from './model-registry.ts';
 
 /**
  * The registry as a service uses it: the ClickHouse tables, the artifact store under
  * `artifactRoot` (relative: to the repository root) and deployments signed with the registry's
  * key and published with the service's producer (acknowledged by the broker before a call resolves).
+ * The store comes back as a RegistryReader: a service reads the tables, the registry writes them.
  */
 export function createModelRegistry(options: {
   readonly clickhouse: ClickHouseClient;
@@ -21,8 +23,14 @@ export function createModelRegistry(options: {
    * but cannot promote or roll back.
    */
   readonly signingKeyFile?: string;
+  /**
+   * The drift service's window size and alpha (DRIFT_WINDOW_SIZE, DRIFT_ALPHA): versions are
+   * calibrated for them when they are registered (in a worker thread). Only processes that
+   * register versions (retrainer) need them.
+   */
+  readonly driftCalibration?: { readonly windowSize: number; readonly alpha: number };
   readonly logger: Logger;
-}): { registry: ModelRegistry; store: RegistryStore } {
+}): { registry: ModelRegistry; store: RegistryReader } {
   const store = new RegistryStore(options.clickhouse);
   const registry = new ModelRegistry({
     store,
@@ -35,6 +43,10 @@ export function createModelRegistry(options: {
       options.signingKeyFile === undefined
         ? undefined
         : DeploymentSigner.fromFile(resolve(REPO_ROOT, options.signingKeyFile)),
+    driftCalibration:
+      options.driftCalibration === undefined
+        ? undefined
+        : { ...options.driftCalibration, calibrate: calibrateInWorker },
     logger: options.logger,
     baseDir: REPO_ROOT,
   });

@@ -3,6 +3,12 @@
  * `promotion_log`. Rows in and out, plus the pure rules that derive the production alias
  * and the rollback target from the log. No Kafka here: publishing deployments is the
  * registry layer's job.
+ *
+ * One writer: this module is the only code that writes either table, and only the registry
+ * layer (#shared/registry's ModelRegistry) calls its writing methods, so every change of a
+ * version row (registration, status, drift calibration) is decided in one place. Everything
+ * else reads, through `RegistryReader`. tests/unit/registry-ownership.test.ts fails on a
+ * second writer.
  */
 import { AppError } from '#shared/common';
 import type { ClickHouseClient } from './clickhouse.ts';
@@ -30,9 +36,16 @@ export interface ModelVersionRecord {
   /** e.g. golden_f1, golden_accuracy, eval_f1 ... */
   readonly metrics: Readonly<Record<string, number>>;
   readonly referenceCentroid: readonly number[];
-  /** Input-drift threshold of this version's reference (0 until calibrated). */
+  /**
+   * Threshold of the statistic that decides input drift (domain AUC, else cosine) in this
+   * version's calibration; 0 when the reference could not be calibrated.
+   */
   readonly driftThreshold: number;
-  /** Calibration details (statistics, window size, alpha, resamples): free-form JSON. */
+  /**
+   * Drift thresholds calibrated on this version's reference when it was registered, by
+   * calibrationKey (#shared/drift): free-form JSON. `{status: 'uncalibrated', error}` when the
+   * reference could not be calibrated. The drift service only reads them.
+   */
   readonly driftCalibration: Readonly<Record<string, unknown>>;
   readonly status: VersionStatus;
   readonly note: string;
@@ -186,6 +199,13 @@ const VERSION_COLUMNS = `model_name, version, parent_version, toUInt32(created_t
 const DECISION_COLUMNS = `decision_id, toUInt32(decision_time) AS decision_time, decision_time_ms,
   model_name, actor, decision, candidate_version, production_before, production_after,
   candidate_score, production_score, reason, details`;
+
+/** What a process that only reads the registry needs (drift, the retrainer, the promoter). */
+export type RegistryReader = Pick<RegistryStore, 'versions' | 'version' | 'decisions'>;
+
+/** The tables as the registry layer uses them (reads and the two writes). */
+export type RegistryTables = RegistryReader &
+  Pick<RegistryStore, 'insertVersion' | 'appendDecision'>;
 
 /** Reads and appends registry rows (ClickHouse 18.16 and current: JSONEachRow, no params). */
 export class RegistryStore {
