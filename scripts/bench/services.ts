@@ -8,7 +8,10 @@
  * process's VmRSS (all its threads: the model worker's included) after it has been ready
  * for SETTLE_MS, and its peak (VmHWM). Prints a table and the after/before ratios.
  *
- *   npm run bench:services [-- --repeat 2] [-- --before-node /usr/bin/node]
+ * `--before-tree DIR` runs "before" from another checkout (e.g. a worktree of the commit
+ * before the build existed, with node_modules linked in), so the old code is measured as it was.
+ *
+ *   npm run bench:services [-- --repeat 2] [-- --before-node /usr/bin/node] [-- --before-tree DIR]
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -26,10 +29,12 @@ const { values } = parseArgs({
   options: {
     repeat: { type: 'string', default: '1' },
     'before-node': { type: 'string', default: '/usr/bin/node' },
+    'before-tree': { type: 'string' },
   },
 });
 const repeat = Number(values.repeat);
 const beforeNode = values['before-node'];
+const beforeTree = values['before-tree'];
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -79,7 +84,8 @@ async function measure(service: Service, mode: ServiceMode, run: number): Promis
       ? { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port) }
       : { METRICS_PORT: String(port) }),
     CLICKHOUSE_URL: `http://127.0.0.1:28123`,
-    CLICKHOUSE_DATABASE: 'bench_services',
+    // One database per mode: the code before may know other migration checksums.
+    CLICKHOUSE_DATABASE: `bench_services_${mode}`,
     MODEL_NAME: id,
     LOGGER_GROUP_ID: `logger-${id}-${mode}`,
     RETRAINER_GROUP_ID: `retrainer-${id}-${mode}`,
@@ -93,6 +99,7 @@ async function measure(service: Service, mode: ServiceMode, run: number): Promis
     undefined,
     mode,
     mode === 'source' ? beforeNode : undefined,
+    mode === 'source' ? beforeTree : undefined,
   );
   try {
     while (!(await isReady(port))) {
@@ -146,7 +153,7 @@ for (const service of SERVICES) {
 }
 const beforeVersion = execFileSync(beforeNode, ['--version'], { encoding: 'utf8' }).trim();
 console.log(
-  `\nbefore: sources through tsx on ${beforeNode} ${beforeVersion}; after: dist/ with plain ` +
+  `\nbefore: sources${beforeTree ? ` of ${beforeTree}` : ''} through tsx on ${beforeNode} ${beforeVersion}; after: dist/ with plain ` +
     `node ${process.version}; median of ${repeat} run(s); ready = first 200 from /ready`,
 );
 console.log(table(rows));

@@ -85,6 +85,8 @@ export function startService(
   logFile?: string,
   mode: ServiceMode = 'build',
   node?: string,
+  /** Another checkout to run `source` mode from (its working directory). */
+  tree: string = REPO_ROOT,
 ): ChildProcess {
   const { command, args } = serviceCommand(name, mode, node);
   const serviceEnv = withLocalStackDefaults(
@@ -92,7 +94,7 @@ export function startService(
     name,
   );
   return spawn(command, args, {
-    cwd: REPO_ROOT,
+    cwd: mode === 'source' ? tree : REPO_ROOT,
     env: { ...serviceEnv, STACK_DIR: undefined },
     stdio: ['ignore', logFile === undefined ? 'ignore' : openSync(logFile, 'a'), 'inherit'],
   });

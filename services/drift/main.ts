@@ -8,15 +8,16 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { ServiceOps, createLogger, createMetricsRegistry } from '#shared/common';
+import { ServiceOps } from '#shared/common';
 import { loadDriftReference } from '#shared/drift';
-import { LeaderElection, createBackbone, withLocalStackDefaults } from '#shared/kafka';
+import { LeaderElection, createBackbone } from '#shared/kafka';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { countRefusedDeployments } from '#shared/scoring';
-import { DeploymentVerifier, REPO_ROOT } from '#shared/serde';
+import { DeploymentVerifier } from '#shared/serde';
 import {
   RegistryStore,
   activeSources,
+  clickhouseReachable,
   countPredictions,
   createClickHouse,
   insertDriftChecks,
@@ -31,13 +32,11 @@ import { DriftDetector } from './detector.ts';
 import { createRoundReporter } from './round-report.ts';
 import { DriftLoop } from './scheduler.ts';
 
-const config = parseDriftConfig(withLocalStackDefaults(process.env, 'drift'));
-const logger = createLogger('drift', config.logLevel);
-const metrics = createMetricsRegistry('drift');
+const config = parseDriftConfig(process.env);
+const ops = ServiceOps.create('drift', config);
+const { logger, metrics } = ops;
 const report = createRoundReporter(metrics, logger);
 
-const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
-await migrate(config, logger);
 const clickhouse = createClickHouse(config);
 const registry = new RegistryStore(clickhouse);
 const { kafka, codec, producer } = createBackbone(config, `drift-${hostname()}`, logger, metrics);
@@ -51,7 +50,7 @@ const election = new LeaderElection({
 });
 const follower = new ProductionFollower({
   modelName: config.modelName,
-  verifier: DeploymentVerifier.fromFile(resolve(REPO_ROOT, config.deploymentTrustedKeysFile)),
+  verifier: DeploymentVerifier.fromFile(resolve(config.deploymentTrustedKeysFile)),
   onRefused: countRefusedDeployments(metrics),
   logger,
 });
@@ -90,7 +89,7 @@ const detector = new DriftDetector({
     current: () => follower.current(),
     registry,
     modelName: config.modelName,
-    baseDir: REPO_ROOT,
+    baseDir: process.cwd(),
   }),
   loadReference: loadDriftReference,
   readWindow: (version, source) =>
@@ -152,10 +151,13 @@ const loop = new DriftLoop({
 });
 
 await ops.start({
-  metrics,
-  metricsPort: config.metricsPort,
-  metricsHost: config.metricsHost,
-  readiness: () => ({ loop: true, kafka: true, deploymentsConsumer: deployments.isRunning }),
+  readiness: {
+    // Leading or standing by: either way a member of the election.
+    election: () => election.isMember,
+    rounds: () => loop.isHealthy,
+    deploymentsConsumer: () => deployments.isRunning,
+    clickhouse: clickhouseReachable(config),
+  },
   steps: [
     { name: 'stop evaluating (finish the round in progress)', run: () => loop.stop() },
     { name: 'leave the leader group', run: () => election.stop() },
@@ -165,9 +167,14 @@ await ops.start({
   ],
 });
 
-await producer.connect();
-await codec.registerAll();
-await deployments.start();
-await election.start();
-loop.start();
-logger.info({ model: config.modelName, window, metricsPort: config.metricsPort }, 'drift running');
+await ops.run(
+  [
+    { name: 'migrations', run: () => migrate(config, logger) },
+    { name: 'connect producer', run: () => producer.connect() },
+    { name: 'register schemas', run: () => codec.registerAll() },
+    { name: 'follow deployments', run: () => deployments.start() },
+    { name: 'join leader election', run: () => election.start() },
+    { name: 'start evaluating', run: () => loop.start() },
+  ],
+  { model: config.modelName, window, metricsPort: config.metricsPort },
+);

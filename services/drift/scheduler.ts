@@ -43,6 +43,9 @@ export interface DriftLoopDeps {
   readonly logger: Logger;
 }
 
+/** Consecutive failed rounds after which the loop reports itself not ready. */
+export const UNHEALTHY_AFTER_FAILURES = 3;
+
 export class DriftLoop {
   private running = false;
   private loop: Promise<void> | undefined;
@@ -60,6 +63,11 @@ export class DriftLoop {
   start(): void {
     this.running = true;
     this.loop = this.run();
+  }
+
+  /** Evaluating, and the last rounds did not all fail (a readiness part). */
+  get isHealthy(): boolean {
+    return this.running && this.failures < UNHEALTHY_AFTER_FAILURES;
   }
 
   /** Stops after the round in progress, if any. */

@@ -16,14 +16,13 @@ import { calibrateInWorker, driftCalibrationConfigFields } from '#shared/drift';
 import { backboneConfigFields, createBackbone } from '#shared/kafka';
 import {
   ArtifactStore,
-  GOLDEN_SET_PATH,
   SentimentEngine,
   evaluate,
   modelConfigFields,
   readLabelledTsv,
 } from '#shared/model';
 import { ModelRegistry, registryConfigFields } from '#shared/registry';
-import { DeploymentSigner, REPO_ROOT } from '#shared/serde';
+import { DeploymentSigner } from '#shared/serde';
 import { RegistryStore, clickhouseConfigFields, createClickHouse, migrate } from '#shared/store';
 import type { ParsedCommandLine, RegistryCommand } from './commands.ts';
 import { runRegistryCommand } from './registry-commands.ts';
@@ -48,13 +47,10 @@ const retrainSchema = {
 const actorOf = (line: ParsedCommandLine) => line.actor ?? `${userInfo().username}@cli`;
 const print = (text: string) => console.log(text);
 
-async function evaluateGolden(folder: string) {
+async function evaluateGolden(folder: string, goldenSetFile: string) {
   const engine = await SentimentEngine.load(folder);
   try {
-    return await evaluate(
-      (texts) => engine.score(texts),
-      readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH)),
-    );
+    return await evaluate((texts) => engine.score(texts), readLabelledTsv(goldenSetFile));
   } finally {
     await engine.release();
   }
@@ -79,29 +75,29 @@ export async function registryCommand(
     await producer.connect();
     const registry = new ModelRegistry({
       store: new RegistryStore(clickhouse),
-      artifacts: new ArtifactStore(resolve(REPO_ROOT, config.artifactRoot)),
+      artifacts: new ArtifactStore(resolve(config.artifactRoot)),
       publishDeployment: async (deployment) => {
         await codec.schemaIdFor('models.deployments');
         await producer.send('models.deployments', [
           { key: deployment.modelName, value: deployment },
         ]);
       },
-      signer: DeploymentSigner.fromFile(resolve(REPO_ROOT, config.deploymentSigningKeyFile)),
+      signer: DeploymentSigner.fromFile(resolve(config.deploymentSigningKeyFile)),
       driftCalibration: {
         windowSize: config.windowSize,
         alpha: config.alpha,
         calibrate: calibrateInWorker,
       },
       logger,
-      baseDir: REPO_ROOT,
+      baseDir: process.cwd(),
     });
     await runRegistryCommand(command, {
       registry,
       modelName: line.model ?? config.modelName,
       actor: actorOf(line),
       minF1: config.minF1,
-      bootstrapModelDir: resolve(REPO_ROOT, config.bootstrapModelDir),
-      evaluateGolden,
+      bootstrapModelDir: resolve(config.bootstrapModelDir),
+      evaluateGolden: (folder: string) => evaluateGolden(folder, resolve(config.goldenSetFile)),
       print,
       json: line.json,
     });

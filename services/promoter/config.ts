@@ -15,6 +15,7 @@ export const promoterConfigSchema = {
   ...clickhouseConfigFields,
   ...processConfigFields,
   artifactRoot: registryConfigFields.artifactRoot,
+  goldenSetFile: registryConfigFields.goldenSetFile,
   deploymentSigningKeyFile: registryConfigFields.deploymentSigningKeyFile,
   minF1: registryConfigFields.minF1,
   modelName: stringField('MODEL_NAME', 'Model whose candidates this promoter decides', {

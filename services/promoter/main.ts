@@ -5,22 +5,18 @@
  * group: a single active promoter per model. Wiring only.
  */
 import { resolve } from 'node:path';
-import { ServiceOps, createLogger, createMetricsRegistry, sleep } from '#shared/common';
-import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
-import { GOLDEN_SET_PATH, evaluateInWorker, readLabelledTsv } from '#shared/model';
+import { ServiceOps, sleep } from '#shared/common';
+import { createBackbone } from '#shared/kafka';
+import { evaluateInWorker, readLabelledTsv } from '#shared/model';
 import { createModelRegistry } from '#shared/registry';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { REPO_ROOT } from '#shared/serde';
-import { createClickHouse, migrate } from '#shared/store';
+import { clickhouseReachable, createClickHouse, migrate } from '#shared/store';
 import { createCandidateHandler } from './candidate-handler.ts';
 import { parsePromoterConfig } from './config.ts';
 
-const config = parsePromoterConfig(withLocalStackDefaults(process.env, 'promoter'));
-const logger = createLogger('promoter', config.logLevel);
-const metrics = createMetricsRegistry('promoter');
-
-const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
-await migrate(config, logger);
+const config = parsePromoterConfig(process.env);
+const ops = ServiceOps.create('promoter', config);
+const { logger, metrics } = ops;
 const clickhouse = createClickHouse(config);
 const { kafka, codec, producer } = createBackbone(config, 'promoter', logger, metrics);
 const { registry, store } = createModelRegistry({
@@ -47,10 +43,10 @@ const runner = new ConsumerRunner({
     policy: { margin: config.margin, guardrail: config.guardrail, minF1: config.minF1 },
     registry,
     store,
-    golden: readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH)),
+    golden: readLabelledTsv(resolve(config.goldenSetFile)),
     // In a worker thread: the consumer keeps heartbeating while a model is scored.
     evaluate: evaluateInWorker,
-    baseDir: REPO_ROOT,
+    baseDir: process.cwd(),
     actor: 'promoter',
     logger,
     ...(config.testDelayAfterDecisionMs > 0
@@ -60,10 +56,7 @@ const runner = new ConsumerRunner({
 });
 
 await ops.start({
-  metrics,
-  metricsPort: config.metricsPort,
-  metricsHost: config.metricsHost,
-  readiness: () => ({ consumer: runner.isRunning }),
+  readiness: { consumer: () => runner.isRunning, clickhouse: clickhouseReachable(config) },
   steps: [
     { name: 'stop consumer (finish the decision in progress)', run: () => runner.stop() },
     { name: 'flush producer', run: () => producer.disconnect() },
@@ -71,7 +64,12 @@ await ops.start({
   ],
 });
 
-await producer.connect();
-await codec.registerAll();
-await runner.start();
-logger.info({ model: config.modelName, groupId: config.groupId }, 'promoter running');
+await ops.run(
+  [
+    { name: 'migrations', run: () => migrate(config, logger) },
+    { name: 'connect producer', run: () => producer.connect() },
+    { name: 'register schemas', run: () => codec.registerAll() },
+    { name: 'start consumer', run: () => runner.start() },
+  ],
+  { model: config.modelName, groupId: config.groupId },
+);

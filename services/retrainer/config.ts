@@ -17,6 +17,7 @@ export const retrainerConfigSchema = {
   ...clickhouseConfigFields,
   ...processConfigFields,
   artifactRoot: registryConfigFields.artifactRoot,
+  goldenSetFile: registryConfigFields.goldenSetFile,
   bootstrapModelDir: registryConfigFields.bootstrapModelDir,
   modelName: stringField('MODEL_NAME', 'Model this retrainer trains candidates for', {
     default: 'sentiment',

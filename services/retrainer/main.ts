@@ -7,13 +7,13 @@
  * Wiring only.
  */
 import { join, resolve } from 'node:path';
-import { ServiceOps, createLogger, createMetricsRegistry, runInWorker } from '#shared/common';
-import { createBackbone, withLocalStackDefaults } from '#shared/kafka';
-import { GOLDEN_SET_PATH, evaluateInWorker, readLabelledTsv } from '#shared/model';
+import { ServiceOps, runInWorker, siblingModule } from '#shared/common';
+import { createBackbone } from '#shared/kafka';
+import { evaluateInWorker, readLabelledTsv } from '#shared/model';
 import { createModelRegistry } from '#shared/registry';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { REPO_ROOT } from '#shared/serde';
 import {
+  clickhouseReachable,
   countLabelledPredictions,
   createClickHouse,
   migrate,
@@ -25,12 +25,9 @@ import type { TrainProgress, TrainTaskInput, TrainTaskResult } from './train-tas
 import { createSerialiser, createTriggerHandler } from './trigger-handler.ts';
 import { type Trigger, triggerFromDriftEvent, triggerFromRequest } from './triggers.ts';
 
-const config = parseRetrainerConfig(withLocalStackDefaults(process.env, 'retrainer'));
-const logger = createLogger('retrainer', config.logLevel);
-const metrics = createMetricsRegistry('retrainer');
-
-const ops = new ServiceOps({ logger, graceMs: config.shutdownGraceMs });
-await migrate(config, logger);
+const config = parseRetrainerConfig(process.env);
+const ops = ServiceOps.create('retrainer', config);
+const { logger, metrics } = ops;
 const clickhouse = createClickHouse(config);
 const { kafka, codec, producer } = createBackbone(config, 'retrainer', logger, metrics);
 const { registry, store } = createModelRegistry({
@@ -41,8 +38,8 @@ const { registry, store } = createModelRegistry({
   driftCalibration: { windowSize: config.windowSize, alpha: config.alpha },
   logger,
 });
-const golden = readLabelledTsv(resolve(REPO_ROOT, GOLDEN_SET_PATH));
-const workDir = resolve(REPO_ROOT, config.workDir);
+const golden = readLabelledTsv(resolve(config.goldenSetFile));
+const workDir = resolve(config.workDir);
 
 const deps = (heartbeat: () => Promise<void>): RetrainDeps => ({
   modelName: config.modelName,
@@ -53,7 +50,7 @@ const deps = (heartbeat: () => Promise<void>): RetrainDeps => ({
   },
   registry,
   store,
-  baseDir: REPO_ROOT,
+  baseDir: process.cwd(),
   countLabelled: (version, sinceMs) =>
     countLabelledPredictions(clickhouse, {
       modelName: config.modelName,
@@ -73,7 +70,7 @@ const deps = (heartbeat: () => Promise<void>): RetrainDeps => ({
     request.recent.forEach((row, i) => recentX.set(row.embedding, i * dim));
     const input: TrainTaskInput = {
       parentFolder: request.parentFolder,
-      labelledReferenceFolder: resolve(REPO_ROOT, config.bootstrapModelDir),
+      labelledReferenceFolder: resolve(config.bootstrapModelDir),
       outputFolder: join(workDir, `${config.modelName}-v${request.version}`),
       recentX,
       recentY: Int32Array.from(request.recent, (row) => row.label),
@@ -89,7 +86,7 @@ const deps = (heartbeat: () => Promise<void>): RetrainDeps => ({
       createdMs: Date.now(),
     };
     return runInWorker<TrainTaskInput, TrainTaskResult, TrainProgress>(
-      new URL('./train-task.ts', import.meta.url),
+      siblingModule('./train-task.ts', import.meta.url),
       input,
       (progress) => onProgress(progress.fraction, progress.message),
     );
@@ -151,10 +148,11 @@ const requests = new ConsumerRunner({
 });
 
 await ops.start({
-  metrics,
-  metricsPort: config.metricsPort,
-  metricsHost: config.metricsHost,
-  readiness: () => ({ driftEvents: driftEvents.isRunning, requests: requests.isRunning }),
+  readiness: {
+    driftEvents: () => driftEvents.isRunning,
+    requests: () => requests.isRunning,
+    clickhouse: clickhouseReachable(config),
+  },
   steps: [
     { name: 'stop drift events consumer', run: () => driftEvents.stop() },
     { name: 'stop retrain requests consumer', run: () => requests.stop() },
@@ -163,8 +161,13 @@ await ops.start({
   ],
 });
 
-await producer.connect();
-await codec.registerAll();
-await driftEvents.start();
-await requests.start();
-logger.info({ model: config.modelName, groupId: config.groupId }, 'retrainer running');
+await ops.run(
+  [
+    { name: 'migrations', run: () => migrate(config, logger) },
+    { name: 'connect producer', run: () => producer.connect() },
+    { name: 'register schemas', run: () => codec.registerAll() },
+    { name: 'start drift events consumer', run: () => driftEvents.start() },
+    { name: 'start retrain requests consumer', run: () => requests.start() },
+  ],
+  { model: config.modelName, groupId: config.groupId },
+);

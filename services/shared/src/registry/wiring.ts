@@ -3,7 +3,7 @@ import type { Logger } from '#shared/common';
 import { calibrateInWorker } from '#shared/drift';
 import type { EventProducer } from '#shared/kafka';
 import { ArtifactStore } from '#shared/model';
-import { DeploymentSigner, REPO_ROOT } from '#shared/serde';
+import { DeploymentSigner } from '#shared/serde';
 import { type ClickHouseClient, type RegistryReader, RegistryStore } from '#shared/store';
 import { ModelRegistry } from './model-registry.ts';
 
@@ -34,7 +34,7 @@ export function createModelRegistry(options: {
   const store = new RegistryStore(options.clickhouse);
   const registry = new ModelRegistry({
     store,
-    artifacts: new ArtifactStore(resolve(REPO_ROOT, options.artifactRoot)),
+    artifacts: new ArtifactStore(resolve(options.artifactRoot)),
     publishDeployment: (deployment) =>
       options.producer.send('models.deployments', [
         { key: deployment.modelName, value: deployment },
@@ -42,13 +42,13 @@ export function createModelRegistry(options: {
     signer:
       options.signingKeyFile === undefined
         ? undefined
-        : DeploymentSigner.fromFile(resolve(REPO_ROOT, options.signingKeyFile)),
+        : DeploymentSigner.fromFile(resolve(options.signingKeyFile)),
     driftCalibration:
       options.driftCalibration === undefined
         ? undefined
         : { ...options.driftCalibration, calibrate: calibrateInWorker },
     logger: options.logger,
-    baseDir: REPO_ROOT,
+    baseDir: process.cwd(),
   });
   return { registry, store };
 }
