@@ -3,16 +3,14 @@
  * registry's signed deployment events, exactly as inference and the gateway do (one source of
  * truth for "what is production": what the serving paths load is what drift watches).
  *
- * Trust, as in #shared/scoring's deployment handler: an event counts only if a trusted registry
- * key signed it (DeploymentVerifier); a forged, altered or unsigned one is rejected
- * (dead-lettered with its reason), logged and counted, and production stays what it was. The
- * newest valid deployment of a batch wins, and one older than the newest already seen is
- * ignored, so replaying the compacted topic from the beginning at start-up ends on the
- * current production version and an old (genuine) event cannot move it back.
+ * Trust and order are #shared/scoring's one rule (`trustedDeploymentHandler`): an event counts
+ * only if a trusted registry key signed it; a forged one is dead-lettered, logged and counted,
+ * and production stays what it was; the newest valid deployment wins, an older one is ignored,
+ * so replaying the compacted topic at start-up ends on the current production version.
  */
-import type { Logger } from '#shared/common';
-import type { BatchHandler, ConsumedEvent, Rejection } from '#shared/runner';
-import { type Deployment, DeploymentSignatureError } from '#shared/serde';
+import type { BatchHandler } from '#shared/runner';
+import { type TrustedDeploymentsDeps, trustedDeploymentHandler } from '#shared/scoring';
+import type { Deployment } from '#shared/serde';
 
 /** What drift needs of a production deployment (its signed fields). */
 export interface ProductionDeployment {
@@ -23,60 +21,23 @@ export interface ProductionDeployment {
   readonly eventTime: number;
 }
 
-export interface ProductionFollowerDeps {
-  readonly modelName: string;
-  /** Throws DeploymentSignatureError unless a trusted key signed the event. */
-  readonly verifier: { readonly verify: (deployment: Deployment) => void };
-  /** Called once per refused deployment (metrics), with a stable reason. */
-  readonly onRefused?: (reason: DeploymentSignatureError['reason']) => void;
-  readonly logger: Logger;
-}
+export type ProductionFollowerDeps = TrustedDeploymentsDeps;
 
 export class ProductionFollower {
   private latest: ProductionDeployment | null = null;
+  /** The batch handler of the `models.deployments` consumer (#shared/scoring's rule). */
+  readonly handler: BatchHandler<Deployment>;
 
-  constructor(private readonly deps: ProductionFollowerDeps) {}
+  constructor(private readonly deps: ProductionFollowerDeps) {
+    this.handler = trustedDeploymentHandler(deps, (deployment) => this.record(deployment));
+  }
 
   /** The production version as the newest trusted deployment says; null before the first one. */
   current(): ProductionDeployment | null {
     return this.latest;
   }
 
-  /** The batch handler of the `models.deployments` consumer. */
-  readonly handler: BatchHandler<Deployment> = async (events) => {
-    const { deps } = this;
-    const rejected: Rejection<Deployment>[] = [];
-    let newest: ConsumedEvent<Deployment> | undefined;
-    for (const event of events) {
-      if (event.event.modelName !== deps.modelName) continue;
-      try {
-        deps.verifier.verify(event.event);
-      } catch (error) {
-        if (!(error instanceof DeploymentSignatureError)) throw error;
-        deps.onRefused?.(error.reason);
-        deps.logger.error(
-          {
-            reason: error.reason,
-            eventId: event.event.eventId,
-            version: event.event.modelVersion,
-            offset: event.offset,
-          },
-          'deployment refused: not signed by a trusted registry key',
-        );
-        rejected.push({ event, error });
-        continue;
-      }
-      if (newest === undefined || event.event.eventTime >= newest.event.eventTime) newest = event;
-    }
-    if (!newest) return { rejected };
-    const deployment = newest.event;
-    if (this.latest && deployment.eventTime < this.latest.eventTime) {
-      deps.logger.warn(
-        { eventId: deployment.eventId, version: deployment.modelVersion },
-        'deployment ignored: older than the newest deployment already seen',
-      );
-      return { rejected };
-    }
+  private record(deployment: Deployment): void {
     const before = this.latest?.version ?? null;
     this.latest = {
       version: deployment.modelVersion,
@@ -86,11 +47,10 @@ export class ProductionFollower {
       eventTime: deployment.eventTime,
     };
     if (before !== deployment.modelVersion) {
-      deps.logger.info(
+      this.deps.logger.info(
         { from: before, to: deployment.modelVersion, action: deployment.action },
         'production version from models.deployments',
       );
     }
-    return { rejected };
-  };
+  }
 }

@@ -11,8 +11,8 @@ import { resolve } from 'node:path';
 import { ServiceOps } from '#shared/common';
 import { loadDriftReference } from '#shared/drift';
 import { LeaderElection, createBackbone } from '#shared/kafka';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { countRefusedDeployments } from '#shared/scoring';
+import { createRunnerMetrics } from '#shared/runner';
+import { countRefusedDeployments, followDeployments } from '#shared/scoring';
 import { DeploymentVerifier } from '#shared/serde';
 import {
   RegistryStore,
@@ -54,18 +54,14 @@ const follower = new ProductionFollower({
   onRefused: countRefusedDeployments(metrics),
   logger,
 });
-// Every instance (standbys too) must know production: a group of its own, read from the
-// start of the compacted topic, as inference and the gateway do.
-const deployments = new ConsumerRunner({
+// Every instance (standbys too) must know production, as inference and the gateway do.
+const deployments = followDeployments({
   kafka,
   codec,
   producer,
-  topic: 'models.deployments',
-  groupId: `drift-deployments-${hostname()}-${process.pid}`,
   service: 'drift',
   logger,
   metrics: createRunnerMetrics(metrics),
-  fromBeginning: true,
   onFatal: ops.fail,
   handler: follower.handler,
 });

@@ -7,9 +7,13 @@ import { hostname } from 'node:os';
 import { ServiceOps } from '#shared/common';
 import { createBackbone } from '#shared/kafka';
 import { MicroBatcher, ModelHost } from '#shared/model';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
+import { createRunnerMetrics } from '#shared/runner';
 import { DeploymentVerifier } from '#shared/serde';
-import { countRefusedDeployments, createDeploymentHandler } from '#shared/scoring';
+import {
+  countRefusedDeployments,
+  createDeploymentHandler,
+  followDeployments,
+} from '#shared/scoring';
 import { ApiKeyRing } from './api-keys.ts';
 import { buildApp } from './app.ts';
 import { parseGatewayConfig } from './config.ts';
@@ -74,16 +78,13 @@ const app = await buildApp({
   logger,
 });
 
-const deployments = new ConsumerRunner({
+const deployments = followDeployments({
   kafka,
   codec,
   producer,
-  topic: 'models.deployments',
-  groupId: `gateway-deployments-${hostname()}-${process.pid}`,
   service: 'gateway',
   logger,
   metrics: createRunnerMetrics(metrics),
-  fromBeginning: true,
   // A consumer that cannot be kept running is fatal: the gateway would serve a version the
   // registry no longer wants, without saying so.
   onFatal: ops.fail,

@@ -12,7 +12,11 @@ import { ModelHost } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { DeploymentVerifier } from '#shared/serde';
 import { parseInferenceConfig, transactionalIdOf } from './config.ts';
-import { countRefusedDeployments, createDeploymentHandler } from '#shared/scoring';
+import {
+  countRefusedDeployments,
+  createDeploymentHandler,
+  followDeployments,
+} from '#shared/scoring';
 import { createReviewHandler } from './review-handler.ts';
 
 const config = parseInferenceConfig(process.env);
@@ -78,18 +82,13 @@ const reviews = new ConsumerRunner({
     },
   }),
 });
-// Every instance must see every deployment: a group of its own, read from the start of the
-// compacted topic so a restarted instance serves the current production version.
-const deployments = new ConsumerRunner({
+const deployments = followDeployments({
   kafka,
   codec,
   producer,
-  topic: 'models.deployments',
-  groupId: `inference-deployments-${hostname()}-${process.pid}`,
   service: 'inference',
   logger,
   metrics: runnerMetrics,
-  fromBeginning: true,
   onFatal: ops.fail,
   handler: createDeploymentHandler({
     modelName: config.modelName,

@@ -1,6 +1,9 @@
 /**
- * Follows `models.deployments`: when the production version of our model changes, load it
- * beside the serving one and switch (ModelHost.swap).
+ * Follows `models.deployments`, the one way every service learns the production version
+ * (inference and the gateway swap their model to it, drift watches it): one consumer per
+ * process (`followDeployments`) and one trust and ordering rule (`trustedDeploymentHandler`).
+ * A serving process's handler (`createDeploymentHandler`): when the production version of
+ * our model changes, load it beside the serving one and switch (ModelHost.swap).
  *
  * Trust: a deployment is applied only if the registry signed it (`DeploymentVerifier`, keys
  * from DEPLOYMENT_TRUSTED_KEYS_FILE), so the artifact digest the folder is checked against is
@@ -14,29 +17,47 @@
  * history. The folder is verified against the signed sha256 (the artifact store's folder
  * digest) before it is loaded: a damaged or substituted artifact is refused (dead-lettered).
  */
+import { hostname } from 'node:os';
+import type { Kafka } from 'kafkajs';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '#shared/common';
+import type { EventSink } from '#shared/kafka';
 import { type ModelInfo, artifactFolder, verifyFolder } from '#shared/model';
-import type { BatchHandler, ConsumedEvent, Rejection } from '#shared/runner';
-import { type Deployment, DeploymentSignatureError, type DeploymentVerifier } from '#shared/serde';
+import {
+  type BatchHandler,
+  type ConsumedEvent,
+  ConsumerRunner,
+  type Rejection,
+  type RunnerMetrics,
+} from '#shared/runner';
+import {
+  type Deployment,
+  DeploymentSignatureError,
+  type DeploymentVerifier,
+  type EventCodec,
+} from '#shared/serde';
 
-export interface DeploymentHandlerDeps {
+/** What every follower of `models.deployments` needs to apply the trust and ordering rule. */
+export interface TrustedDeploymentsDeps {
   readonly modelName: string;
-  readonly current: () => ModelInfo;
-  readonly swap: (folder: string) => Promise<ModelInfo>;
-  /** Base for relative artifact paths. */
-  readonly baseDir: string;
-  /** The registry's trusted public keys. */
-  readonly verifier: DeploymentVerifier;
-  /** Checks the folder's digest; defaults to the artifact store's `verifyFolder`. */
-  readonly verify?: (folder: string, sha256: string) => Promise<void>;
+  /** The registry's trusted public keys: throws DeploymentSignatureError for a forged event. */
+  readonly verifier: Pick<DeploymentVerifier, 'verify'>;
   /** Called once per refused deployment (metrics), with a stable reason. */
   readonly onRefused?: (reason: DeploymentSignatureError['reason']) => void;
   readonly logger: Logger;
 }
 
-export function createDeploymentHandler(deps: DeploymentHandlerDeps): BatchHandler<Deployment> {
-  /** eventTime of the newest valid deployment seen (applied or already serving). */
+/**
+ * The one rule for following `models.deployments` (inference, the gateway, drift): events of
+ * our model only; an event no trusted key signed is rejected (dead-lettered), logged and
+ * counted; the newest valid event of a batch wins; one older than the newest already seen is
+ * ignored. `apply` gets each deployment that passes, in order.
+ */
+export function trustedDeploymentHandler(
+  deps: TrustedDeploymentsDeps,
+  apply: (deployment: Deployment) => Promise<void> | void,
+): BatchHandler<Deployment> {
+  /** eventTime of the newest valid deployment seen (applied or already in force). */
   let newestSeen = -Infinity;
   return async (events) => {
     const rejected: Rejection<Deployment>[] = [];
@@ -72,17 +93,70 @@ export function createDeploymentHandler(deps: DeploymentHandlerDeps): BatchHandl
       return { rejected };
     }
     newestSeen = latest.event.eventTime;
-    if (latest.event.modelVersion === deps.current().version) return { rejected };
-    const folder = artifactFolder(latest.event.artifactUri, deps.baseDir);
-    await (deps.verify ?? verifyFolder)(folder, latest.event.artifactSha256);
+    await apply(latest.event);
+    return { rejected };
+  };
+}
+
+export interface DeploymentHandlerDeps extends TrustedDeploymentsDeps {
+  readonly current: () => ModelInfo;
+  readonly swap: (folder: string) => Promise<ModelInfo>;
+  /** Base for relative artifact paths. */
+  readonly baseDir: string;
+  /** Checks the folder's digest; defaults to the artifact store's `verifyFolder`. */
+  readonly verify?: (folder: string, sha256: string) => Promise<void>;
+}
+
+/** A serving process's follower: swaps its model to each new production version. */
+export function createDeploymentHandler(deps: DeploymentHandlerDeps): BatchHandler<Deployment> {
+  return trustedDeploymentHandler(deps, async (deployment) => {
+    if (deployment.modelVersion === deps.current().version) return;
+    const folder = artifactFolder(deployment.artifactUri, deps.baseDir);
+    await (deps.verify ?? verifyFolder)(folder, deployment.artifactSha256);
     const before = deps.current().version;
     const info = await deps.swap(folder);
     deps.logger.info(
-      { from: before, to: info.version, action: latest.event.action, reason: latest.event.reason },
+      { from: before, to: info.version, action: deployment.action, reason: deployment.reason },
       'model swapped',
     );
-    return { rejected };
-  };
+  });
+}
+
+export interface DeploymentsFollowerOptions {
+  readonly kafka: Kafka;
+  readonly codec: EventCodec;
+  /** Where refused deployments are dead-lettered. */
+  readonly producer: EventSink;
+  /** The following service: its Kafka principal prefixes the group. */
+  readonly service: string;
+  readonly logger: Logger;
+  readonly metrics: RunnerMetrics;
+  /** The consumer cannot be kept running: the service must not go on without it. */
+  readonly onFatal: (error: unknown) => void;
+  readonly handler: BatchHandler<Deployment>;
+}
+
+/**
+ * The consumer of `models.deployments` of one process. Every instance must see every
+ * deployment: a group of its own (host and pid), read from the start of the compacted topic,
+ * so a restarted instance learns the current production version.
+ */
+export function followDeployments(
+  options: DeploymentsFollowerOptions,
+): ConsumerRunner<'models.deployments'> {
+  return new ConsumerRunner({
+    kafka: options.kafka,
+    codec: options.codec,
+    producer: options.producer,
+    topic: 'models.deployments',
+    groupId: `${options.service}-deployments-${hostname()}-${process.pid}`,
+    service: options.service,
+    logger: options.logger,
+    metrics: options.metrics,
+    fromBeginning: true,
+    onFatal: options.onFatal,
+    handler: options.handler,
+  });
 }
 
 /** `model_deployments_refused_total{reason}`: the onRefused of a serving process. */
