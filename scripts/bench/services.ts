@@ -17,6 +17,14 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
+import type { Kafka } from 'kafkajs';
+import { createLogger } from '#shared/common';
+import {
+  createKafka,
+  kafkaSecurityOf,
+  localAdminBackboneConfig,
+  pinNewGroupAtEnd,
+} from '#shared/kafka';
 import { progress, table } from './common.ts';
 import { type ServiceMode, benchServiceEnv, benchStack, startService } from './stack.ts';
 
@@ -30,11 +38,41 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '1' },
     'before-node': { type: 'string', default: '/usr/bin/node' },
     'before-tree': { type: 'string' },
+    services: { type: 'string', default: SERVICES.join(',') },
   },
 });
 const repeat = Number(values.repeat);
 const beforeNode = values['before-node'];
 const beforeTree = values['before-tree'];
+const chosen = values.services.split(',') as Service[];
+/** The admin client, made once the stack is up (its address is the stack's). */
+let admin: Kafka | undefined;
+function adminKafka(): Kafka {
+  if (admin) return admin;
+  const config = localAdminBackboneConfig(benchServiceEnv({}));
+  admin = createKafka(
+    { brokers: config.kafkaBrokers, clientId: 'bench-services', ...kafkaSecurityOf(config) },
+    createLogger('bench-services', 'warn'),
+  );
+  return admin;
+}
+
+/**
+ * The groups a service starts, pinned at the end of their topics first: a fresh group reads
+ * from the beginning, and catching up with earlier benchmarks' events would be measured as
+ * the service's memory.
+ */
+async function pinGroups(id: string, mode: ServiceMode): Promise<void> {
+  for (const [groupId, topic] of [
+    [`logger-${id}-${mode}`, 'predictions'],
+    [`retrainer-${id}-${mode}-drift-events`, 'drift.events'],
+    [`retrainer-${id}-${mode}-requests`, 'retrain.requests'],
+    [`promoter-${id}-${mode}`, 'models.candidates'],
+    [`inference-${id}-${mode}`, 'reviews'],
+  ] as const) {
+    await pinNewGroupAtEnd(adminKafka(), groupId, topic);
+  }
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -92,6 +130,7 @@ async function measure(service: Service, mode: ServiceMode, run: number): Promis
     PROMOTER_GROUP_ID: `promoter-${id}-${mode}`,
     INFERENCE_GROUP_ID: `inference-${id}-${mode}`,
   });
+  await pinGroups(id, mode);
   const started = performance.now();
   const child = startService(
     service,
@@ -124,7 +163,7 @@ const median = (values: number[]) =>
 progress('bench stack up (infra only; builds dist/ when a source is newer)');
 benchStack('up');
 const rows: Record<string, string | number>[] = [];
-for (const service of SERVICES) {
+for (const service of chosen) {
   const results: Record<ServiceMode, Measurement[]> = { source: [], build: [] };
   for (let run = 0; run < repeat; run++) {
     for (const mode of ['source', 'build'] as const) {
@@ -157,3 +196,4 @@ console.log(
     `node ${process.version}; median of ${repeat} run(s); ready = first 200 from /ready`,
 );
 console.log(table(rows));
+process.exit(0); // the admin client's sockets would keep the process alive
