@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ServiceOps } from '#shared/common';
 import { loadDriftReference } from '#shared/drift';
-import { LeaderElection, createBackbone } from '#shared/kafka';
+import { LeaderElection, createBackbone, waitUntilCaughtUp } from '#shared/kafka';
 import { createRunnerMetrics } from '#shared/runner';
 import { countRefusedDeployments, followDeployments } from '#shared/scoring';
 import { DeploymentVerifier } from '#shared/serde';
@@ -169,6 +169,14 @@ await ops.run(
     { name: 'connect producer', run: () => producer.connect() },
     { name: 'register schemas', run: () => codec.registerAll() },
     { name: 'follow deployments', run: () => deployments.start() },
+    {
+      // The first round judges the current production version, not "none yet".
+      name: 'learn production (deployments up to now)',
+      run: async () => {
+        const caughtUp = await waitUntilCaughtUp(kafka, deployments.groupId, 'models.deployments');
+        if (!caughtUp) logger.warn('models.deployments not caught up in 30 s; going on');
+      },
+    },
     { name: 'join leader election', run: () => election.start() },
     { name: 'start evaluating', run: () => loop.start() },
   ],

@@ -105,3 +105,39 @@ async function pinOnce(
     await admin.disconnect().catch(() => undefined);
   }
 }
+
+/**
+ * Waits until `groupId` has committed, on every partition of `topic`, at least the end offset
+ * the partition had when this was called: its consumer has handled everything written before
+ * (with the runner's contract, durably). For a follower that must know the current state
+ * before it acts (drift: the production version, from `models.deployments`). Resolves true
+ * then, false once `timeoutMs` passed (the caller goes on and catches up later).
+ */
+export async function waitUntilCaughtUp(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const offsetOf = new Map(
+        (committed?.partitions ?? []).map(({ partition, offset }) => [partition, BigInt(offset)]),
+      );
+      const caughtUp = ends.every(
+        ({ partition, high, low }) =>
+          BigInt(high) <= BigInt(low) || (offsetOf.get(partition) ?? -1n) >= BigInt(high),
+      );
+      if (caughtUp) return true;
+      if (Date.now() > deadline) return false;
+      await sleep(100);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -239,6 +239,10 @@ export class ConsumerRunner<T extends TopicName> {
     this.consumer = this.createConsumer();
   }
 
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
   /**
    * Started, and its consumer is in a group generation: false before the first join, after a
    * crash until the rejoin, and after `stop` (a readiness part, never a constant).
