@@ -1,18 +1,19 @@
 /**
- * The sentiment model in one thread: transformers.js tokenizer (offline) + onnxruntime-node
- * session. One forward pass gives the logits and the [CLS] embedding. Used inside inference
- * workers (worker.ts), never on a service's main event loop.
+ * The sentiment model in one thread: the model folder's tokenizer (@huggingface/tokenizers,
+ * tokenizer.ts) + an onnxruntime-node session. One forward pass gives the logits and the [CLS]
+ * embedding. Used inside inference workers (worker.ts), never on a service's main event loop.
+ *
+ * onnxruntime-node is imported by `load`, not by this module: every service imports the model
+ * layer (#shared/model) for its types and helpers, and only threads that load a model should
+ * map onnxruntime's native library (scripts/bench/model-memory.ts).
  */
-import { dirname, basename } from 'node:path';
-import {
-  AutoTokenizer,
-  env as transformersEnv,
-  type PreTrainedTokenizer,
-} from '@huggingface/transformers';
-import * as ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
+import type * as Ort from 'onnxruntime-node';
 import { AppError } from '#shared/common';
 import { argmax, bucketByLength, padBatch, softmax, truncateIds } from './batching.ts';
 import { type ModelInfo, readModelFolder } from './folder.ts';
+import { keepLookupTablesInt8 } from './int8-tables.ts';
+import { type TextTokenizer, loadTokenizer } from './tokenizer.ts';
 
 export interface EngineOptions {
   /** onnxruntime intra-op threads. Default 1: scale out with workers/processes instead. */
@@ -29,6 +30,19 @@ export interface EngineOptions {
   readonly maxBatchTokens?: number;
   /** Let idle onnxruntime threads spin (lower latency, burns CPU). Default false. */
   readonly allowSpinning?: boolean;
+  /**
+   * onnxruntime's CPU memory arena (`enableCpuMemArena`): activations are carved from blocks it
+   * keeps, and it grows to the largest forward pass and never shrinks. Default true: without
+   * it, the same activations go through malloc, which keeps freed memory as well and ends
+   * higher on long texts (scripts/bench/model-memory.ts); maxBatchTokens bounds the peak.
+   */
+  readonly cpuMemArena?: boolean;
+  /**
+   * Keep int8 lookup tables (the word-piece embeddings) int8 in memory instead of letting
+   * onnxruntime fold them to fp32 at load (int8-tables.ts): same outputs, bit for bit, 35 MB
+   * less for the production model. Default true.
+   */
+  readonly int8LookupTables?: boolean;
 }
 
 export interface ScoredText {
@@ -50,9 +64,29 @@ export class ModelLoadError extends AppError {
 
 export const DEFAULT_MAX_BATCH_TOKENS = 256;
 
-// Never download: a missing local file must fail, not reach for a hub.
-transformersEnv.allowRemoteModels = false;
-transformersEnv.allowLocalModels = true;
+/**
+ * What onnxruntime loads: the file's path (onnxruntime reads it itself), or, when lookup tables
+ * are kept int8 and the graph has one, the rewritten bytes. Either way the file is unchanged.
+ */
+function modelSource(onnxPath: string, options: EngineOptions): string | Uint8Array {
+  if (options.int8LookupTables === false) return onnxPath;
+  const file = readFileSync(onnxPath);
+  const { bytes, tables } = keepLookupTablesInt8(file);
+  discard(file);
+  return tables.length > 0 ? bytes : onnxPath;
+}
+
+/**
+ * Frees a buffer's memory now. The model's bytes (23 MB, twice while rewriting) are garbage
+ * once the session exists, but a worker that only scores rarely runs the major GC that would
+ * free them: they stayed resident (scripts/bench/model-memory.ts). Detaching the ArrayBuffer
+ * (ES2024 `transfer`) releases its memory at once; only a buffer the array spans whole is
+ * detached (a pooled one is shared).
+ */
+function discard(bytes: Uint8Array): void {
+  const buffer = bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) buffer.transfer?.(0);
+}
 
 export class SentimentEngine {
   /** Whether the embedding output is [batch, seq, hidden] (else [batch, hidden]). */
@@ -60,8 +94,9 @@ export class SentimentEngine {
 
   private constructor(
     readonly info: ModelInfo,
-    private readonly tokenizer: PreTrainedTokenizer,
-    private readonly session: ort.InferenceSession,
+    private readonly tokenizer: TextTokenizer,
+    private readonly ort: typeof Ort,
+    private readonly session: Ort.InferenceSession,
     private readonly maxBatchSize: number,
     private readonly maxBatchTokens: number,
   ) {}
@@ -69,15 +104,14 @@ export class SentimentEngine {
   static async load(folder: string, options: EngineOptions = {}): Promise<SentimentEngine> {
     const info = readModelFolder(folder);
     try {
-      transformersEnv.localModelPath = `${dirname(info.path)}/`;
-      const tokenizer = await AutoTokenizer.from_pretrained(basename(info.path), {
-        local_files_only: true,
-      });
-      const session = await ort.InferenceSession.create(info.onnxPath, {
+      const tokenizer = await loadTokenizer(info.path);
+      const ort = await import('onnxruntime-node');
+      const sessionOptions: Ort.InferenceSession.SessionOptions = {
         intraOpNumThreads: options.intraOpThreads ?? 1,
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
+        enableCpuMemArena: options.cpuMemArena ?? true,
         extra: {
           session: {
             'intra_op.allow_spinning': options.allowSpinning ? '1' : '0',
@@ -87,7 +121,14 @@ export class SentimentEngine {
             disable_quant_qdq: '1',
           },
         },
-      });
+      };
+      const source = modelSource(info.onnxPath, options);
+      const session =
+        typeof source === 'string'
+          ? await ort.InferenceSession.create(source, sessionOptions)
+          : await ort.InferenceSession.create(source, sessionOptions);
+      // onnxruntime copied what it needs (loading is synchronous inside create).
+      if (typeof source !== 'string') discard(source);
       for (const name of ['logits', info.embeddingOutput]) {
         if (!session.outputNames.includes(name)) {
           throw new ModelLoadError(
@@ -99,6 +140,7 @@ export class SentimentEngine {
       const engine = new SentimentEngine(
         info,
         tokenizer,
+        ort,
         session,
         options.maxBatchSize ?? 32,
         options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS,
@@ -117,11 +159,7 @@ export class SentimentEngine {
 
   /** Token ids the model sees for a text ([CLS] ... [SEP], truncated to maxLength). */
   tokenize(text: string): { ids: number[]; truncated: boolean } {
-    return truncateIds(
-      this.tokenizer.encode(text),
-      this.info.maxLength,
-      this.tokenizer.sep_token_id,
-    );
+    return truncateIds(this.tokenizer.encode(text), this.info.maxLength, this.tokenizer.sepTokenId);
   }
 
   /** Scores texts in length-bucketed batches; results are in input order. */
@@ -162,11 +200,11 @@ export class SentimentEngine {
   }
 
   private async run(idLists: readonly (readonly number[])[]) {
-    const batch = padBatch(idLists, this.tokenizer.pad_token_id ?? 0);
+    const batch = padBatch(idLists, this.tokenizer.padTokenId);
     const dims = [batch.batchSize, batch.sequenceLength];
     const output = await this.session.run({
-      input_ids: new ort.Tensor('int64', batch.inputIds, dims),
-      attention_mask: new ort.Tensor('int64', batch.attentionMask, dims),
+      input_ids: new this.ort.Tensor('int64', batch.inputIds, dims),
+      attention_mask: new this.ort.Tensor('int64', batch.attentionMask, dims),
     });
     const logits = output.logits;
     const embedding = output[this.info.embeddingOutput];

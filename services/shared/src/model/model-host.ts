@@ -7,7 +7,7 @@
  */
 import type { EngineOptions, ScoredText } from './engine.ts';
 import type { ModelInfo } from './folder.ts';
-import { ModelWorker } from './model-worker.ts';
+import { ModelWorker, type WorkerHeapMemory } from './model-worker.ts';
 
 export interface ScoredBatch {
   readonly model: ModelInfo;
@@ -33,6 +33,11 @@ export class ModelHost {
   /** The serving model's worker is alive and can score (a readiness part). */
   get isServing(): boolean {
     return this.current.isServing;
+  }
+
+  /** The serving worker thread's heap (process.memoryUsage() covers the calling thread only). */
+  workerHeapMemory(): Promise<WorkerHeapMemory> {
+    return this.current.heapMemory();
   }
 
   async score(texts: readonly string[]): Promise<ScoredBatch> {

@@ -11,6 +11,15 @@ export class InferenceFailedError extends AppError {
   }
 }
 
+/** Bytes, as process.memoryUsage() names them, for one worker thread's isolate. */
+export interface WorkerHeapMemory {
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  /** Memory outside the heap that JavaScript objects own (ArrayBuffers, tensors' data). */
+  readonly external: number;
+  readonly heapLimit: number;
+}
+
 export class ModelWorker {
   private nextId = 1;
   private readonly pending = new Map<
@@ -93,6 +102,17 @@ export class ModelWorker {
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** The worker thread's V8 heap (its own isolate): what the model's JavaScript side holds. */
+  async heapMemory(): Promise<WorkerHeapMemory> {
+    const stats = await this.worker.getHeapStatistics();
+    return {
+      heapUsed: stats.used_heap_size,
+      heapTotal: stats.total_heap_size,
+      external: stats.external_memory,
+      heapLimit: stats.heap_size_limit,
+    };
   }
 
   score(texts: readonly string[]): Promise<ScoredText[]> {

@@ -7,10 +7,9 @@
  */
 import { cpSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import onnxProto from 'onnx-proto';
+import type onnxProto from 'onnx-proto';
 import { AppError } from '#shared/common';
-
-const { onnx } = onnxProto;
+import { onnxSchema } from './onnx-schema.ts';
 
 export const HIDDEN_STATE_OUTPUT = 'last_hidden_state';
 
@@ -45,6 +44,7 @@ export function addHiddenStateOutput(modelBytes: Uint8Array): {
   bytes: Uint8Array;
   hiddenTensor: string;
 } {
+  const onnx = onnxSchema();
   const model = onnx.ModelProto.decode(modelBytes);
   const graph = model.graph;
   if (!graph) throw new ModelPrepareError('ONNX file has no graph');
@@ -89,6 +89,7 @@ export function addHiddenStateOutput(modelBytes: Uint8Array): {
 
 /** Removes graph outputs other than `keep` (used to make logits-only exports in tests). */
 export function keepOnlyOutputs(modelBytes: Uint8Array, keep: readonly string[]): Uint8Array {
+  const onnx = onnxSchema();
   const model = onnx.ModelProto.decode(modelBytes);
   if (!model.graph) throw new ModelPrepareError('ONNX file has no graph');
   model.graph.output = (model.graph.output ?? []).filter((output) =>
@@ -102,6 +103,7 @@ export function keepOnlyOutputs(modelBytes: Uint8Array, keep: readonly string[])
  * model-card.json which output holds the embedding.
  */
 export function prepareModelFolder(source: string, destination: string): { hiddenTensor: string } {
+  const onnx = onnxSchema();
   const from = resolve(source);
   const to = resolve(destination);
   if (from !== to) cpSync(from, to, { recursive: true });
