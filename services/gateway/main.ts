@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { ServiceOps } from '#shared/common';
 import { createBackbone } from '#shared/kafka';
-import { MicroBatcher, ModelHost } from '#shared/model';
+import { MicroBatcher, ModelHost, engineOptionsOf } from '#shared/model';
 import { createRunnerMetrics } from '#shared/runner';
 import { DeploymentVerifier } from '#shared/serde';
 import {
@@ -123,10 +123,7 @@ await ops.run(
     {
       name: 'load model',
       run: async () => {
-        host = await ModelHost.start(config.modelDir, {
-          intraOpThreads: config.intraOpThreads,
-          maxBatchTokens: config.maxBatchTokens,
-        });
+        host = await ModelHost.start(config.modelDir, engineOptionsOf(config));
         logger.info({ model: host.model.version }, 'model loaded');
       },
     },

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { Counter, Histogram } from 'prom-client';
 import { ServiceOps } from '#shared/common';
 import { TransactionalEventProducer, createBackbone } from '#shared/kafka';
-import { ModelHost } from '#shared/model';
+import { ModelHost, engineOptionsOf } from '#shared/model';
 import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
 import { DeploymentVerifier } from '#shared/serde';
 import { parseInferenceConfig, transactionalIdOf } from './config.ts';
@@ -53,8 +53,7 @@ const transactions =
       })
     : undefined;
 const host = await ModelHost.start(config.modelDir, {
-  intraOpThreads: config.intraOpThreads,
-  maxBatchTokens: config.maxBatchTokens,
+  ...engineOptionsOf(config),
   maxBatchSize: config.maxBatchSize,
 });
 logger.info({ model: host.model.name, version: host.model.version }, 'model loaded');
