@@ -11,6 +11,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '#shared/common';
 import { type PredictionRow, createClickHouse, migrate } from '#shared/store';
+import { documentedQueries } from '../support/analyst-docs.ts';
 import { REPO_ROOT, clickhouseUrl } from '../support/stack.ts';
 
 const run = randomUUID().slice(0, 8);
@@ -283,24 +284,6 @@ const driftChecks: Json[] = [
 
 // ---------------------------------------------------------------------------------------------
 
-interface DocQuery {
-  readonly title: string;
-  readonly sql: string;
-}
-
-/** Every ```sql block of docs/analysts.md with the `### ` heading above it. */
-function docQueries(): DocQuery[] {
-  const text = readFileSync(join(REPO_ROOT, 'docs/analysts.md'), 'utf8');
-  const queries: DocQuery[] = [];
-  let title = '';
-  const fence = /^### (.+)$|^```sql\n([\s\S]*?)^```$/gm;
-  for (const match of text.matchAll(fence)) {
-    if (match[1] !== undefined) title = match[1].trim();
-    else queries.push({ title, sql: match[2]!.trim().replace(/;$/, '') });
-  }
-  return queries;
-}
-
 /** POSTs a body the way `curl -u analyst:… --data-binary` does: plain HTTP, basic auth. */
 async function postAsAnalyst(body: string): Promise<string> {
   const response = await fetch(`${clickhouseUrl()}/`, {
@@ -539,7 +522,7 @@ describe('analyst access: views, documented queries, read-only user', () => {
   });
 
   it('runs every example query of docs/analysts.md as analyst over HTTP', async () => {
-    const queries = docQueries();
+    const queries = documentedQueries();
     expect(queries.length).toBeGreaterThanOrEqual(12);
     const results = new Map<string, Json[][]>();
     for (const query of queries) {

@@ -33,6 +33,7 @@ import {
   readWindow,
 } from '#shared/store';
 import { ChdbDatabase, type JsonRow } from '../support/chdb.ts';
+import { type NamedQuery, documentedQueries } from '../support/analyst-docs.ts';
 import { REPO_ROOT, clickhouseUrl } from '../support/stack.ts';
 
 const run = randomUUID().slice(0, 8);
@@ -424,26 +425,6 @@ async function insertDataSet(client: ClickHouseClient): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // The queries.
-
-interface NamedQuery {
-  readonly title: string;
-  readonly sql: string;
-}
-
-/**
- * Every ```sql block of docs/analysts.md with the `### ` heading above it (so a newly
- * documented query is covered without touching this test), the database renamed.
- */
-function documentedQueries(): NamedQuery[] {
-  const text = readFileSync(join(REPO_ROOT, 'docs/analysts.md'), 'utf8');
-  const queries: NamedQuery[] = [];
-  let title = '';
-  for (const match of text.matchAll(/^### (.+)$|^```sql\n([\s\S]*?)^```$/gm)) {
-    if (match[1] !== undefined) title = match[1].trim();
-    else queries.push({ title, sql: match[2]!.trim().replace(/;$/, '') });
-  }
-  return queries;
-}
 
 /** The panels' SQL of the Grafana dashboard, its time macro expanded as for "last 7 days". */
 function dashboardQueries(): NamedQuery[] {
