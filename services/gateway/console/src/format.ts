@@ -1,0 +1,45 @@
+/** Display formats shared by the pages (English, the reader's local time zone). */
+
+const clock = new Intl.DateTimeFormat('en-GB', {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+});
+const dateTime = new Intl.DateTimeFormat('en-GB', {
+  year: 'numeric',
+  month: 'short',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+});
+
+export function formatClock(ms: number): string {
+  return Number.isFinite(ms) ? clock.format(ms) : '';
+}
+
+export function formatDateTime(ms: number): string {
+  return Number.isFinite(ms) ? dateTime.format(ms) : '—';
+}
+
+export function formatNumber(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return '—';
+  return value.toLocaleString('en-US', { maximumFractionDigits: digits });
+}
+
+export function formatInteger(value: number): string {
+  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '—';
+}
+
+export function formatPercent(value: number, digits = 1): string {
+  return Number.isFinite(value) ? `${(value * 100).toFixed(digits)}%` : '—';
+}
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${minutes % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}

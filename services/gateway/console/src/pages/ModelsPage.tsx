@@ -1,0 +1,430 @@
+import { useState } from 'react';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Group,
+  Modal,
+  Stack,
+  Table,
+  Text,
+  Textarea,
+  Timeline,
+  Title,
+  Tooltip,
+} from '@mantine/core';
+import { api, hasScope, messageOf } from '../api.ts';
+import { formatDateTime, formatNumber } from '../format.ts';
+import { useLoad } from '../hooks.ts';
+import type { Decision, DecisionAnswer, ModelVersion, RetrainAnswer, WhoAmI } from '../types.ts';
+
+type Action = { kind: 'promote'; version: string } | { kind: 'rollback' } | { kind: 'retrain' };
+
+const STATUS_COLOR: Record<string, string> = {
+  PRODUCTION: 'green',
+  CANDIDATE: 'blue',
+  STAGING: 'blue',
+  APPROVED: 'teal',
+  REJECTED: 'red',
+  FAILED: 'red',
+  ARCHIVED: 'gray',
+  RETIRED: 'gray',
+};
+const DECISION_COLOR: Record<string, string> = {
+  PROMOTE: 'green',
+  PROMOTED: 'green',
+  ROLLBACK: 'orange',
+  ROLLED_BACK: 'orange',
+  REJECT: 'red',
+  REJECTED: 'red',
+};
+const NEEDS_ADMIN = 'needs an admin key';
+
+function actionTitle(action: Action): string {
+  switch (action.kind) {
+    case 'promote':
+      return `Promote ${action.version} to production`;
+    case 'rollback':
+      return 'Roll back production';
+    case 'retrain':
+      return 'Request retraining';
+  }
+}
+
+/** A button that only an admin may press; for others it stays focusable and says why not. */
+function AdminButton({
+  admin,
+  onClick,
+  children,
+  testId,
+  color,
+  variant,
+}: {
+  admin: boolean;
+  onClick: () => void;
+  children: string;
+  testId: string;
+  color?: string;
+  variant?: string;
+}) {
+  const button = (
+    <Button
+      size="xs"
+      color={color}
+      variant={variant ?? 'filled'}
+      data-testid={testId}
+      data-disabled={admin ? undefined : true}
+      aria-disabled={admin ? undefined : true}
+      aria-describedby={admin ? undefined : 'admin-explanation'}
+      onClick={(event) => {
+        if (!admin) {
+          event.preventDefault();
+          return;
+        }
+        onClick();
+      }}
+    >
+      {children}
+    </Button>
+  );
+  return admin ? (
+    button
+  ) : (
+    <Tooltip label={NEEDS_ADMIN} events={{ hover: true, focus: true, touch: true }}>
+      {button}
+    </Tooltip>
+  );
+}
+
+export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
+  const models = useLoad((signal) => api.models(signal));
+  const decisions = useLoad((signal) => api.decisions(signal));
+  const admin = hasScope(whoami, 'admin');
+  const [action, setAction] = useState<Action | null>(null);
+
+  const production = models.data?.production ?? null;
+  const versions = [...(models.data?.versions ?? [])].sort((a, b) => b.createdTime - a.createdTime);
+  const log = [...(decisions.data?.decisions ?? [])].sort((a, b) => b.time - a.time);
+
+  return (
+    <Stack gap="lg">
+      <Group justify="space-between" align="center">
+        <Title order={2}>Models{models.data ? `: ${models.data.modelName}` : ''}</Title>
+        <Group gap="xs">
+          <AdminButton
+            admin={admin}
+            testId="rollback"
+            color="orange"
+            onClick={() => setAction({ kind: 'rollback' })}
+          >
+            Roll back
+          </AdminButton>
+          <AdminButton
+            admin={admin}
+            testId="retrain"
+            variant="light"
+            onClick={() => setAction({ kind: 'retrain' })}
+          >
+            Request retrain
+          </AdminButton>
+        </Group>
+      </Group>
+      <Text size="sm" c="dimmed" id="admin-explanation" data-testid="admin-explanation">
+        {admin
+          ? 'Signed in with an admin key: promote, roll back and retrain are enabled.'
+          : `Promote, roll back and retrain ${NEEDS_ADMIN}; set one in the header.`}{' '}
+        Production: <strong data-testid="production-version">{production ?? 'none'}</strong>
+      </Text>
+      {models.error !== null && (
+        <Alert color="red" title="Models could not be loaded">
+          {models.error}
+        </Alert>
+      )}
+      <Card withBorder radius="md" padding="sm">
+        <Title order={3} size="h5" mb="xs" id="versions-heading">
+          Versions
+        </Title>
+        <Table.ScrollContainer minWidth={820}>
+          <Table
+            data-testid="models-table"
+            aria-labelledby="versions-heading"
+            striped
+            verticalSpacing="xs"
+          >
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Version</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th>Parent</Table.Th>
+                <Table.Th>Created</Table.Th>
+                <Table.Th>Metrics</Table.Th>
+                <Table.Th>Training data</Table.Th>
+                <Table.Th>Note</Table.Th>
+                <Table.Th>Action</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {versions.map((version) => (
+                <VersionRow
+                  key={version.version}
+                  version={version}
+                  production={version.version === production}
+                  admin={admin}
+                  onPromote={() => setAction({ kind: 'promote', version: version.version })}
+                />
+              ))}
+              {versions.length === 0 && (
+                <Table.Tr>
+                  <Table.Td colSpan={8}>
+                    <Text size="sm" c="dimmed">
+                      {models.loading ? 'Loading…' : 'No versions.'}
+                    </Text>
+                  </Table.Td>
+                </Table.Tr>
+              )}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      </Card>
+      <Card withBorder radius="md">
+        <Title order={3} size="h5" mb="sm" id="decisions-heading">
+          Promotion log
+        </Title>
+        {decisions.error !== null && (
+          <Alert color="red" title="Decisions could not be loaded" mb="sm">
+            {decisions.error}
+          </Alert>
+        )}
+        {log.length === 0 ? (
+          <Text size="sm" c="dimmed">
+            {decisions.loading ? 'Loading…' : 'No decisions yet.'}
+          </Text>
+        ) : (
+          <Timeline
+            bulletSize={14}
+            lineWidth={2}
+            data-testid="decisions-timeline"
+            aria-labelledby="decisions-heading"
+          >
+            {log.map((decision) => (
+              <DecisionItem key={decision.decisionId} decision={decision} />
+            ))}
+          </Timeline>
+        )}
+      </Card>
+      <ActionModal
+        action={action}
+        onClose={() => setAction(null)}
+        onDone={() => {
+          models.reload();
+          decisions.reload();
+        }}
+      />
+    </Stack>
+  );
+}
+
+function VersionRow({
+  version,
+  production,
+  admin,
+  onPromote,
+}: {
+  version: ModelVersion;
+  production: boolean;
+  admin: boolean;
+  onPromote: () => void;
+}) {
+  const metrics = Object.entries(version.metrics);
+  return (
+    <Table.Tr data-testid={`model-${version.version}`} data-production={production}>
+      <Table.Td>
+        <Group gap={6} wrap="nowrap">
+          <Text fw={600} size="sm">
+            {version.version}
+          </Text>
+          {production && (
+            <Badge color="green" variant="filled" size="sm" data-testid="production-badge">
+              production
+            </Badge>
+          )}
+        </Group>
+      </Table.Td>
+      <Table.Td>
+        <Badge color={STATUS_COLOR[version.status.toUpperCase()] ?? 'gray'} variant="light">
+          {version.status}
+        </Badge>
+      </Table.Td>
+      <Table.Td>{version.parentVersion ?? '—'}</Table.Td>
+      <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatDateTime(version.createdTime)}</Table.Td>
+      <Table.Td>
+        {metrics.length === 0 ? (
+          '—'
+        ) : (
+          <Stack gap={0}>
+            {metrics.map(([name, value]) => (
+              <Text size="xs" key={name} style={{ whiteSpace: 'nowrap' }}>
+                {name}: {formatNumber(value, 4)}
+              </Text>
+            ))}
+          </Stack>
+        )}
+      </Table.Td>
+      <Table.Td>
+        <Text size="xs" maw={220} style={{ overflowWrap: 'anywhere' }}>
+          {version.trainingData || '—'}
+        </Text>
+      </Table.Td>
+      <Table.Td>
+        <Text size="xs" maw={220}>
+          {version.note || '—'}
+        </Text>
+      </Table.Td>
+      <Table.Td>
+        {!production && (
+          <AdminButton
+            admin={admin}
+            testId={`promote-${version.version}`}
+            variant="light"
+            onClick={onPromote}
+          >
+            Promote
+          </AdminButton>
+        )}
+      </Table.Td>
+    </Table.Tr>
+  );
+}
+
+function DecisionItem({ decision }: { decision: Decision }) {
+  const score = (value: number | null) => (value === null ? '—' : formatNumber(value, 4));
+  return (
+    <Timeline.Item
+      color={DECISION_COLOR[decision.decision.toUpperCase()] ?? 'gray'}
+      title={`${decision.decision} ${decision.candidateVersion}`}
+      data-testid="decision-item"
+      data-decision={decision.decision}
+    >
+      <Text size="sm">
+        candidate {score(decision.candidateScore)} vs production {score(decision.productionScore)}
+      </Text>
+      <Text size="sm">
+        production {decision.productionBefore ?? 'none'} → {decision.productionAfter ?? 'none'}
+      </Text>
+      <Text size="sm" fs="italic">
+        “{decision.reason}”
+      </Text>
+      <Text size="xs" c="dimmed">
+        {decision.actor} · {formatDateTime(decision.time)}
+      </Text>
+    </Timeline.Item>
+  );
+}
+
+type Outcome = { ok: true; text: string } | { ok: false; text: string };
+
+function describe(answer: DecisionAnswer | RetrainAnswer): string {
+  if ('requestId' in answer) return `Retraining requested (request ${answer.requestId}).`;
+  const { decision } = answer;
+  return `${decision.decision}: production is now ${decision.productionAfter ?? 'none'}. Reason: ${decision.reason}`;
+}
+
+function ActionModal({
+  action,
+  onClose,
+  onDone,
+}: {
+  action: Action | null;
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+
+  function close() {
+    if (busy) return;
+    setReason('');
+    setOutcome(null);
+    onClose();
+  }
+
+  async function confirm() {
+    if (action === null || reason.trim() === '' || busy) return;
+    setBusy(true);
+    setOutcome(null);
+    try {
+      const text = reason.trim();
+      const answer =
+        action.kind === 'promote'
+          ? await api.promote(action.version, text)
+          : action.kind === 'rollback'
+            ? await api.rollback(text)
+            : await api.retrain(text);
+      setOutcome({ ok: true, text: describe(answer) });
+    } catch (error) {
+      setOutcome({ ok: false, text: messageOf(error) });
+    } finally {
+      setBusy(false);
+      onDone();
+    }
+  }
+
+  const done = outcome?.ok === true;
+  return (
+    <Modal
+      opened={action !== null}
+      onClose={close}
+      title={action === null ? '' : actionTitle(action)}
+      centered
+    >
+      <form
+        onSubmit={(event) => {
+          event.preventDefault();
+          void confirm();
+        }}
+      >
+        <Stack gap="sm">
+          <Textarea
+            label="Reason"
+            description="Recorded with the decision."
+            required
+            autosize
+            minRows={3}
+            data-autofocus
+            value={reason}
+            onChange={(event) => setReason(event.currentTarget.value)}
+            disabled={busy || done}
+            data-testid="reason-input"
+          />
+          {outcome !== null &&
+            (outcome.ok ? (
+              <Alert color="green" title="Done" role="status" data-testid="action-result">
+                {outcome.text}
+              </Alert>
+            ) : (
+              <Alert color="red" title="Refused" data-testid="action-error">
+                {outcome.text}
+              </Alert>
+            ))}
+          <Group justify="flex-end">
+            <Button variant="default" onClick={close} disabled={busy}>
+              {done ? 'Close' : 'Cancel'}
+            </Button>
+            {!done && (
+              <Button
+                type="submit"
+                disabled={reason.trim() === ''}
+                loading={busy}
+                data-testid="confirm-action"
+              >
+                Confirm
+              </Button>
+            )}
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}
