@@ -35,7 +35,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 # Owned by root and read-only for the `node` user: a compromised service cannot rewrite code.
 COPY --from=deps /app/node_modules ./node_modules
-# The build: package.json (ESM, the #shared imports map), services/, scripts/, infra/
+# The build: package.json (ESM, the #platform and #domain imports maps), services/, scripts/, infra/
 # (schema migrations), topics/, schemas/.
 COPY --from=build /src/dist ./
 # Config paths' defaults are relative to the working directory (/app): the committed models

@@ -2,45 +2,89 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Layers of the shared library, lowest first: a layer may import only layers before it. */
-const LAYERS = ['common', 'serde', 'store', 'kafka', 'runner', 'scoring', 'registry'];
+/**
+ * The shared code's architecture, as the import rules below enforce it (README "Code layout"):
+ *
+ * - services/platform/<layer>: what any Kafka/ClickHouse service needs, no sentiment domain.
+ *   Layers, lowest first: a layer imports only the layers before it, through `#platform/<layer>`.
+ * - services/domain/<part>: the sentiment model and its lifecycle. A part imports any platform
+ *   layer and the domain parts it lists, through `#platform/...` and `#domain/<part>`. The
+ *   platform never imports the domain.
+ * - services/<service>/: one service; it uses platform and domain through their entry points
+ *   and never another service's files. Code only one service uses lives in that service
+ *   (services/retrainer/training).
+ */
+const PLATFORM_LAYERS = ['common', 'serde', 'store', 'kafka', 'runner'];
+/** Each domain part and the domain parts it may import. */
+const DOMAIN_PARTS = {
+  model: { platform: ['common'], domain: [] },
+  drift: { platform: ['common'], domain: [] },
+  scoring: { platform: PLATFORM_LAYERS, domain: ['model'] },
+  registry: { platform: PLATFORM_LAYERS, domain: ['model', 'drift'] },
+};
 
 // Patterns are regular expressions: in gitignore-style `group` patterns a leading '#' starts a
-// comment, so '#shared/...' entries there would be silently ignored.
+// comment, so '#platform/...' entries there would be silently ignored.
 const alternatives = (names) => `(${names.join('|')})`;
-const layerRules = LAYERS.map((layer, index) => {
-  const higher = LAYERS.slice(index + 1);
-  const lower = LAYERS.slice(0, index);
+/** An import of `#<root>/<name>` whose name is not in `allowed`. */
+const aliasOutside = (root, allowed) =>
+  allowed.length ? `^#${root}/(?!${alternatives(allowed)}$)` : `^#${root}/`;
+const noRelativeEscape = {
+  regex: '^\\.\\./',
+  message: 'import other shared code through its entry point (#platform/<layer>, #domain/<part>)',
+};
+
+const platformRules = PLATFORM_LAYERS.map((layer, index) => {
+  const lower = PLATFORM_LAYERS.slice(0, index);
   return {
-    files: [`services/shared/src/${layer}/**/*.ts`],
+    files: [`services/platform/${layer}/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            ...(higher.length
-              ? [
-                  {
-                    regex: `^(#shared/${alternatives(higher)}$|\\.\\./${alternatives(higher)}/)`,
-                    message: `shared/${layer} is below ${higher.join(', ')} and must not import them`,
-                  },
-                ]
-              : []),
-            ...(lower.length
-              ? [
-                  {
-                    regex: `^\\.\\./${alternatives(lower)}/`,
-                    message:
-                      'import a lower layer through its entry point (#shared/<layer>), not its files',
-                  },
-                ]
-              : []),
+            {
+              regex: aliasOutside('platform', lower),
+              message: `platform/${layer} may import only ${lower.length ? lower.join(', ') : 'nothing of the platform'} (layers below it)`,
+            },
+            { regex: '^#domain/', message: 'the platform never imports the domain' },
+            noRelativeEscape,
           ],
         },
       ],
     },
   };
 });
+
+const domainRules = Object.entries(DOMAIN_PARTS).map(([part, allowed]) => ({
+  files: [`services/domain/${part}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: aliasOutside('platform', allowed.platform),
+            message: `domain/${part} builds on platform ${allowed.platform.join(', ')} only`,
+          },
+          {
+            regex: aliasOutside('domain', allowed.domain),
+            message: `domain/${part} may import ${allowed.domain.length ? `domain ${allowed.domain.join(', ')}` : 'no other domain part'}`,
+          },
+          noRelativeEscape,
+        ],
+      },
+    ],
+  },
+}));
+
+/** Paths into shared code other than an entry point (index.ts). */
+const DEEP_SHARED_IMPORT = [
+  '**/platform/*/**',
+  '!**/platform/*/index.ts',
+  '**/domain/*/**',
+  '!**/domain/*/index.ts',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'var/', 'dist/', 'coverage/', '**/*.generated.ts', 'models/'] },
@@ -61,18 +105,18 @@ export default tseslint.config(
     },
   },
   {
-    // A service never imports another service's files: what two share belongs in shared/.
+    // A service never imports another service's files, nor shared code past its entry point.
     files: ['services/*/**/*.ts'],
-    ignores: ['services/shared/**'],
+    ignores: ['services/platform/**', 'services/domain/**'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['../*/**', '!../shared/**'], message: 'services must not import each other' },
+            { group: ['../*/**'], message: 'services must not import each other' },
             {
-              group: ['**/shared/src/**'],
-              message: 'import the shared library through #shared/<layer>, not its files',
+              group: ['**/platform/**', '**/domain/**'],
+              message: 'import shared code through #platform/<layer> or #domain/<part>',
             },
           ],
         },
@@ -80,7 +124,8 @@ export default tseslint.config(
     },
   },
   {
-    // Tools and tests use the shared library through its layer entry points only.
+    // Tools and tests use shared code and the retrainer's training library through their entry
+    // points only; a service's own modules are what its unit tests test.
     files: ['scripts/**/*.ts', 'tests/**/*.ts', 'infra/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -88,62 +133,34 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['**/shared/src/**', '!**/shared/src/*/index.ts'],
-              message: 'import the shared library through #shared/<layer>, not its files',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  ...layerRules,
-  {
-    // The model runtime sits beside serde: it builds on common only and knows nothing of Kafka.
-    files: ['services/shared/src/model/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              regex: '^(#shared/(?!common$)|\\.\\./)',
-              message: 'shared/model depends on shared/common only (through #shared/common)',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // Drift statistics are pure math: they build on common only.
-    files: ['services/shared/src/drift/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              // A regex: in gitignore-style `group` patterns a leading '#' starts a comment.
-              regex: '^(#shared/(?!common$)|\\.\\./)',
-              message: 'shared/drift depends on shared/common only (through #shared/common)',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // Head training builds on the model runtime and the drift statistics, nothing above them.
-    files: ['services/shared/src/training/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              regex: '^(#shared/(?!(common|model|drift)$)|\\.\\./)',
+              group: [
+                ...DEEP_SHARED_IMPORT,
+                '**/retrainer/training/*',
+                '!**/retrainer/training/index.ts',
+              ],
               message:
-                'shared/training depends on shared/common, shared/model and shared/drift only (through #shared/<layer>)',
+                'import shared code through #platform/<layer> or #domain/<part>, and training through its index.ts',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  ...platformRules,
+  ...domainRules,
+  {
+    // Head training (the retrainer's) builds on common, the model runtime and the drift
+    // statistics only.
+    files: ['services/retrainer/training/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `${aliasOutside('platform', ['common'])}|${aliasOutside('domain', ['model', 'drift'])}|^\\.\\./`,
+              message:
+                'retrainer/training depends on platform common and domain model and drift only',
             },
           ],
         },

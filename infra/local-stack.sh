@@ -166,8 +166,7 @@ start_registry() {
 app_services() {
   for main in services/*/main.ts; do
     [[ -f "$main" ]] || continue
-    local name; name="$(basename "$(dirname "$main")")"
-    [[ "$name" == shared ]] || echo "$name"
+    basename "$(dirname "$main")"
   done
 }
 

@@ -16,8 +16,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildDriftReference, embeddingMatrix, writeDriftReference } from '#shared/drift';
-import { SentimentEngine, readModelFolder } from '#shared/model';
+import { buildDriftReference, embeddingMatrix, writeDriftReference } from '#domain/drift';
+import { SentimentEngine, readModelFolder } from '#domain/model';
 import { REPO_ROOT } from './lib/repo.ts';
 import { SST2_TRAIN, referenceSentences } from './lib/sst2.ts';
 

@@ -6,7 +6,7 @@
  *      source maps, in the sources' layout;
  *   2. the assets that code reads, copied beside it in the same layout (common/paths.ts):
  *      topics/catalogue.json, schemas/*.avsc, infra/clickhouse/migrations/*.sql;
- *   3. OUT/package.json: ESM, and the `#shared/*` imports map pointing at the compiled
+ *   3. OUT/package.json: ESM, and the `#platform/*` and `#domain/*` imports maps pointing at the compiled
  *      modules (the repository's maps it to the sources).
  * Models, data and state are not part of the build: services find them through config.
  * A build outside the repository (the integration tests') gets a link to the repository's
@@ -49,7 +49,10 @@ export function build(out: string, log: (line: string) => void = console.log): v
     description: 'Compiled build (scripts/build.ts); dependencies: the repository package.json.',
     type: 'module',
     engines: source.engines,
-    imports: { '#shared/*': './services/shared/src/*/index.js' },
+    imports: {
+      '#platform/*': './services/platform/*/index.js',
+      '#domain/*': './services/domain/*/index.js',
+    },
   };
   writeFileSync(join(out, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   if (relative(ROOT, out).startsWith('..')) {

@@ -16,7 +16,7 @@ import {
   calibrateInWorker,
   calibrationKey,
   driftCalibrationConfigFields,
-} from '#shared/drift';
+} from '#domain/drift';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

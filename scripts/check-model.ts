@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ScoredText, SentimentEngine, softmax } from '#shared/model';
+import { type ScoredText, SentimentEngine, softmax } from '#domain/model';
 import { REPO_ROOT } from './lib/repo.ts';
 
 const { values, positionals } = parseArgs({

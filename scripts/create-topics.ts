@@ -1,6 +1,6 @@
 /**
  * Creates the topics of topics/catalogue.json that the cluster lacks (the logic lives in
- * `#shared/kafka`, topics.ts). Run by the local stack (infra/local-stack.sh) and by the
+ * `#platform/kafka`, topics.ts). Run by the local stack (infra/local-stack.sh) and by the
  * docker-compose `init` service before schema registration:
  *   KAFKA_BROKERS=kafka:9092 KAFKA_USERNAME=admin KAFKA_PASSWORD_FILE=... \
  *     node --import tsx scripts/create-topics.ts
@@ -16,7 +16,7 @@ import {
   listField,
   parseConfig,
   type Env,
-} from '#shared/common';
+} from '#platform/common';
 import {
   createKafka,
   createTopics,
@@ -24,8 +24,8 @@ import {
   kafkaSecurityOf,
   waitForBrokers,
   withLocalStackDefaults,
-} from '#shared/kafka';
-import { loadCatalogue } from '#shared/serde';
+} from '#platform/kafka';
+import { loadCatalogue } from '#platform/serde';
 
 async function main(env: Env): Promise<void> {
   const config = parseConfig(

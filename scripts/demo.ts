@@ -14,11 +14,16 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createLogger, createMetricsRegistry, sleep } from '#shared/common';
-import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
-import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { type Review, type TopicName, type TopicValues } from '#shared/serde';
+import {
+  createLogger,
+  createMetricsRegistry,
+  sleep,
+  mulberry32,
+  sampleWithoutReplacement,
+} from '#platform/common';
+import { createBackbone, localAdminBackboneConfig } from '#platform/kafka';
+import { ConsumerRunner, createRunnerMetrics } from '#platform/runner';
+import { type Review, type TopicName, type TopicValues } from '#platform/serde';
 import { REPO_ROOT } from './lib/repo.ts';
 import { SST2_DEV, readSst2, referenceSentences } from './lib/sst2.ts';
 

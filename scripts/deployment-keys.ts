@@ -12,7 +12,7 @@
 import { appendFileSync, chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DeploymentSigner, generateDeploymentKeyPair } from '#shared/serde';
+import { DeploymentSigner, generateDeploymentKeyPair } from '#platform/serde';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

@@ -1,7 +1,7 @@
 /**
  * Generates TypeScript types from the Avro schemas in schemas/ and the topic catalogue in
  * topics/, so the code's event types cannot drift from what is registered:
- *   npm run gen:types        writes services/shared/src/serde/events.generated.ts
+ *   npm run gen:types        writes services/platform/serde/events.generated.ts
  *   npm run gen:check        fails if the committed file is out of date (run in CI and tests)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import {
   loadCatalogue,
   loadSchemaJson,
   renderEventTypes,
-} from '#shared/serde';
+} from '#platform/serde';
 
 const catalogue = loadCatalogue();
 const schemaNames = [...new Set(catalogue.topics.map((topic) => topic.valueSchema))].sort();

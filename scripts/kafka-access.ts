@@ -6,7 +6,7 @@
  *       `admin` and `cluster` (the brokers' own) where none exists; `--rotate` replaces one. infra/kafka/run.sh users then makes
  *       the brokers' SCRAM credentials match the folder (a removed file revokes the user).
  *   node --import tsx scripts/kafka-access.ts acls
- *       makes the cluster's ACLs equal to the catalogue's grants (#shared/kafka
+ *       makes the cluster's ACLs equal to the catalogue's grants (#platform/kafka
  *       reconcileAcls), as `admin`: KAFKA_BROKERS, KAFKA_USERNAME, KAFKA_PASSWORD_FILE (the
  *       local stack's by default).
  *
@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger, describeError, listField, parseConfig } from '#shared/common';
+import { createLogger, describeError, listField, parseConfig } from '#platform/common';
 import {
   createKafka,
   kafkaAclsOf,
@@ -25,8 +25,8 @@ import {
   kafkaSecurityOf,
   reconcileAcls,
   withLocalStackDefaults,
-} from '#shared/kafka';
-import { loadCatalogue } from '#shared/serde';
+} from '#platform/kafka';
+import { loadCatalogue } from '#platform/serde';
 
 const USAGE = 'usage: kafka-access.ts passwords <folder> [--rotate <principal>] | acls';
 

@@ -3,7 +3,7 @@
  * the model folder and exposes the encoder's last hidden state as an output.
  *   node --import tsx scripts/prepare-model.ts <source folder> <destination folder>
  */
-import { prepareModelFolder, readModelFolder } from '#shared/model';
+import { prepareModelFolder, readModelFolder } from '#domain/model';
 
 const [source, destination] = process.argv.slice(2);
 if (!source || !destination) {

@@ -3,9 +3,9 @@
  * schema keeps its id). Run at stack start-up and by the docker-compose init service.
  *   SCHEMA_REGISTRY_URL=http://... npm run schemas:register
  */
-import { parseConfig, urlField } from '#shared/common';
-import { withLocalStackDefaults } from '#shared/kafka';
-import { EventCodec, kafkajsRegistryClient, loadCatalogue, valueSubject } from '#shared/serde';
+import { parseConfig, urlField } from '#platform/common';
+import { withLocalStackDefaults } from '#platform/kafka';
+import { EventCodec, kafkajsRegistryClient, loadCatalogue, valueSubject } from '#platform/serde';
 
 const config = parseConfig(
   { registryUrl: urlField('SCHEMA_REGISTRY_URL', 'Schema registry base URL') },

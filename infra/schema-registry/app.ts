@@ -5,7 +5,7 @@
  * listening, so tests drive it with `app.inject()`.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { Logger } from '#shared/common';
+import type { Logger } from '#platform/common';
 import { RegistryError, invalidSchema, schemaNotFound } from './errors.ts';
 import { RegistryService } from './registry.ts';
 import type { RegistryStore } from './store.ts';

@@ -1,5 +1,5 @@
 /** Configuration of the schema registry dev server (parsed once in main.ts). */
-import { enumField, intField, stringField } from '#shared/common';
+import { enumField, intField, stringField } from '#platform/common';
 
 export const registryConfigSchema = {
   host: stringField('SCHEMA_REGISTRY_HOST', 'listen address', { default: '127.0.0.1' }),

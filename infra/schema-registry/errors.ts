@@ -2,7 +2,7 @@
  * Errors of the schema registry REST API, with Confluent's HTTP statuses and `error_code`s
  * (clients such as @kafkajs/confluent-schema-registry and Confluent's own branch on them).
  */
-import { AppError } from '#shared/common';
+import { AppError } from '#platform/common';
 
 export interface RegistryErrorBody {
   readonly error_code: number;

@@ -11,7 +11,7 @@ import {
   describeError,
   installSignalHandlers,
   parseConfig,
-} from '#shared/common';
+} from '#platform/common';
 import { buildRegistryApp } from './app.ts';
 import { registryConfigSchema, registryUrl } from './config.ts';
 import { createFileStore, writeFileAtomic } from './store.ts';

@@ -14,7 +14,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AppError } from '#shared/common';
+import { AppError } from '#platform/common';
 import {
   type CompatibilityLevel,
   DEFAULT_COMPATIBILITY,

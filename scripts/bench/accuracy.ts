@@ -9,9 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SentimentEngine } from '#shared/model';
+import { SentimentEngine } from '#domain/model';
 import { REPO_ROOT } from '../lib/repo.ts';
-import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
+import { mulberry32, sampleWithoutReplacement } from '#platform/common';
 import { progress, table } from './common.ts';
 
 const { values } = parseArgs({

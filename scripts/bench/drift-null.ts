@@ -10,6 +10,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mulberry32, sampleWithoutReplacement } from '#platform/common';
 import {
   type DriftThresholds,
   calibrationKey,
@@ -18,12 +19,10 @@ import {
   evaluateWindow,
   initialDriftState,
   loadDriftReference,
-  mulberry32,
   readShippedCalibrations,
   reduceDriftState,
-  sampleWithoutReplacement,
-} from '#shared/drift';
-import { SentimentEngine } from '#shared/model';
+} from '#domain/drift';
+import { SentimentEngine } from '#domain/model';
 import { REPO_ROOT } from '../lib/repo.ts';
 import { SST2_DEV, readSst2, referenceSentences } from '../lib/sst2.ts';
 import { progress } from './common.ts';

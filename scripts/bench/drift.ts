@@ -20,20 +20,19 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger, createMetricsRegistry } from '#shared/common';
+import { createLogger, createMetricsRegistry, type Random, mulberry32 } from '#platform/common';
 import {
   type DriftThresholds,
-  type Random,
   calibrationKey,
   evaluateWindow,
   loadDriftReference,
-  mulberry32,
-} from '#shared/drift';
-import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { type DriftEvent, type Review } from '#shared/serde';
+} from '#domain/drift';
+import { createBackbone, localAdminBackboneConfig } from '#platform/kafka';
+import { ConsumerRunner, createRunnerMetrics } from '#platform/runner';
+import { type DriftEvent, type Review } from '#platform/serde';
 import { REPO_ROOT } from '../lib/repo.ts';
-import { RegistryStore, createClickHouse, migrate, readWindow } from '#shared/store';
+import { RegistryStore, createClickHouse, migrate } from '#platform/store';
+import { readWindow } from '../../services/drift/drift-store.ts';
 import { toEmbeddingWindow } from '../../services/drift/detector.ts';
 import { SST2_DEV, readSst2, referenceSentences } from '../lib/sst2.ts';
 import { percentile, progress, table } from './common.ts';

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { SentimentEngine } from '#shared/model';
+import { SentimentEngine } from '#domain/model';
 import { REPO_ROOT } from '../lib/repo.ts';
 import { percentile, progress, sst2Sentences, table } from './common.ts';
 import { benchServiceEnv, benchStack, startService } from './stack.ts';

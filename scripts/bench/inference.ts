@@ -8,9 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createLogger, createMetricsRegistry } from '#shared/common';
-import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
-import { SentimentEngine } from '#shared/model';
+import { createLogger, createMetricsRegistry } from '#platform/common';
+import { createBackbone, localAdminBackboneConfig } from '#platform/kafka';
+import { SentimentEngine } from '#domain/model';
 import { REPO_ROOT } from '../lib/repo.ts';
 import { progress, sst2Sentences } from './common.ts';
 import { benchServiceEnv, benchStack, startService } from './stack.ts';

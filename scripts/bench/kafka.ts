@@ -20,7 +20,7 @@
  *       partition batch) and with batch.size near the per-partition share of one of our send
  *       calls (what our producer puts in one record batch), so the ratio is not only batching.
  *   consumers: the N records back from the start, each with a fresh group:
- *     - ConsumerRunner (#shared/runner) as the logger runs it (6 partitions concurrently,
+ *     - ConsumerRunner (#platform/runner) as the logger runs it (6 partitions concurrently,
  *       4 batches in flight, offsets committed), decoding every event, no-op handler,
  *     - a bare kafkajs consumer (eachBatch, no decoding, no commits),
  *     - ConsumerPerformance on the Java producer's topic.
@@ -39,16 +39,16 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Admin } from 'kafkajs';
-import { createLogger, createMetricsRegistry } from '#shared/common';
+import { createLogger, createMetricsRegistry } from '#platform/common';
 import {
   type OutgoingEvent,
   type RawOutgoing,
   createBackbone,
   encodeEvents,
   localAdminBackboneConfig,
-} from '#shared/kafka';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { type Prediction } from '#shared/serde';
+} from '#platform/kafka';
+import { ConsumerRunner, createRunnerMetrics } from '#platform/runner';
+import { type Prediction } from '#platform/serde';
 import { REPO_ROOT } from '../lib/repo.ts';
 import { progress, sst2Sentences, table } from './common.ts';
 import { benchServiceEnv, benchStack } from './stack.ts';

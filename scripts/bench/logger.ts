@@ -21,11 +21,11 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger, createMetricsRegistry } from '#shared/common';
+import { createLogger, createMetricsRegistry } from '#platform/common';
 import type { Kafka } from 'kafkajs';
-import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
-import { SentimentEngine } from '#shared/model';
-import { type Prediction } from '#shared/serde';
+import { createBackbone, localAdminBackboneConfig } from '#platform/kafka';
+import { SentimentEngine } from '#domain/model';
+import { type Prediction } from '#platform/serde';
 import { REPO_ROOT } from '../lib/repo.ts';
 import {
   type ClickHouseClient,
@@ -35,7 +35,7 @@ import {
   migrate,
   toPredictionRow,
   writePredictionRow,
-} from '#shared/store';
+} from '#platform/store';
 import { progress, sst2Sentences } from './common.ts';
 import { BENCH_STACK_ENV, benchServiceEnv, benchStack, startService } from './stack.ts';
 

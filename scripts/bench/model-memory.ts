@@ -3,11 +3,11 @@
  * goes, step by step, and what each part costs.
  *
  *   npx tsx scripts/bench/model-memory.ts [--model models/sentiment-minilm]
- *       [--baseline var/model-base/services/shared/src/model] [--dist /tmp/dist] [--rounds 1]
+ *       [--baseline var/model-base/services/domain/model] [--dist /tmp/dist] [--rounds 1]
  *       [--speed-rounds 3] [--imdb 64] [--only node,service,speed,workers,imports,malloc,engine]
  *
  * A baseline is another copy of the model layer, e.g. the last commit's:
- *   mkdir -p var/model-base && git archive HEAD services/shared/src/model | tar -x -C var/model-base
+ *   mkdir -p var/model-base && git archive HEAD services/domain/model | tar -x -C var/model-base
  *
  * Every scenario runs in a fresh child process (memory a process once touched is not given
  * back reliably, so scenarios must not share one):
@@ -210,7 +210,7 @@ async function runService(input: ChildInput): Promise<void> {
 async function runWorker(input: ChildInput): Promise<void> {
   send({ type: 'step', snapshot: snapshot('process start') });
   const tsx = import.meta.resolve('tsx/esm/api');
-  const engine = pathToFileURL(resolve(REPO_ROOT, 'services/shared/src/model/engine.ts')).href;
+  const engine = pathToFileURL(resolve(REPO_ROOT, 'services/domain/model/engine.ts')).href;
   const body = {
     plain: '',
     tsx: `const { register } = await import(${JSON.stringify(tsx)}); register();`,
@@ -247,7 +247,7 @@ async function runImport(input: ChildInput): Promise<void> {
 
 /** SentimentEngine on this thread with the given options: loaded, then scoring the texts. */
 async function runEngine(input: ChildInput): Promise<void> {
-  const { SentimentEngine } = await import('#shared/model');
+  const { SentimentEngine } = await import('#domain/model');
   collectGarbage();
   send({ type: 'step', snapshot: snapshot('model layer imported') });
   const engine = await SentimentEngine.load(input.model, {
@@ -280,7 +280,7 @@ async function runSpeed(input: ChildInput): Promise<void> {
     (
       (await import(pathToFileURL(resolve(REPO_ROOT, folder, 'index.ts')).href)) as Layer
     ).ModelHost.start(input.model, input.hostOptions);
-  const folders = [input.scenario.target!, 'services/shared/src/model'];
+  const folders = [input.scenario.target!, 'services/domain/model'];
   // hosts[0] is always the baseline's, whichever was started first.
   const hosts: HostLike[] = new Array<HostLike>(2);
   for (const k of input.scenario.currentFirst ? [1, 0] : [0, 1]) {
@@ -444,7 +444,7 @@ function attribution(
       'service start - bare node',
     ],
     [
-      'model layer import on the main thread (#shared/common, ...)',
+      'model layer import on the main thread (#platform/common, ...)',
       minus(service('current', 1), service('current', 0)),
       'service current',
     ],
@@ -576,9 +576,9 @@ async function parent(): Promise<void> {
   if (wanted('node')) results.push(bareNode());
   const services: Record<string, ScenarioResult[]> = {};
   if (wanted('service')) {
-    const layers: [string, string][] = [['current', 'services/shared/src/model']];
+    const layers: [string, string][] = [['current', 'services/domain/model']];
     if (values.baseline) layers.unshift(['baseline', values.baseline]);
-    if (values.dist) layers.push(['compiled', resolve(values.dist, 'services/shared/src/model')]);
+    if (values.dist) layers.push(['compiled', resolve(values.dist, 'services/domain/model')]);
     for (let round = 1; round <= rounds; round++) {
       for (const [name, folder] of layers) {
         const result = await run({
@@ -609,7 +609,7 @@ async function parent(): Promise<void> {
   }
   if (wanted('imports')) {
     for (const target of [
-      '#shared/common',
+      '#platform/common',
       'onnx-proto',
       '@huggingface/tokenizers',
       'onnxruntime-node',
@@ -629,7 +629,7 @@ async function parent(): Promise<void> {
       await run({
         name: `service current, ${key}=${value}`,
         kind: 'service',
-        target: 'services/shared/src/model',
+        target: 'services/domain/model',
         env: { [key]: value },
       });
     }

@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { pipeline, type TextClassificationPipeline } from '@huggingface/transformers';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { DEFAULT_MAX_BATCH_TOKENS, ModelHost, SentimentEngine } from '#shared/model';
+import { DEFAULT_MAX_BATCH_TOKENS, ModelHost, SentimentEngine } from '#domain/model';
 import { REPO_ROOT } from '../lib/repo.ts';
 import { percentile, progress, sst2Sentences, table } from './common.ts';
 

@@ -14,10 +14,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Admin } from 'kafkajs';
-import { createLogger, createMetricsRegistry } from '#shared/common';
-import { createBackbone, localAdminBackboneConfig } from '#shared/kafka';
-import type { Review } from '#shared/serde';
-import { createClickHouse, migrate } from '#shared/store';
+import { createLogger, createMetricsRegistry } from '#platform/common';
+import { createBackbone, localAdminBackboneConfig } from '#platform/kafka';
+import type { Review } from '#platform/serde';
+import { createClickHouse, migrate } from '#platform/store';
 import { progress, sst2Sentences, table } from './common.ts';
 import { BENCH_STACK_ENV, benchServiceEnv, benchStack, startService } from './stack.ts';
 

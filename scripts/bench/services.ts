@@ -18,13 +18,13 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
-import { createLogger } from '#shared/common';
+import { createLogger } from '#platform/common';
 import {
   createKafka,
   kafkaSecurityOf,
   localAdminBackboneConfig,
   pinNewGroupAtEnd,
-} from '#shared/kafka';
+} from '#platform/kafka';
 import { progress, table } from './common.ts';
 import { type ServiceMode, benchServiceEnv, benchStack, startService } from './stack.ts';
 

@@ -6,7 +6,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { withLocalStackDefaults } from '#shared/kafka';
+import { withLocalStackDefaults } from '#platform/kafka';
 import { REPO_ROOT } from '../lib/repo.ts';
 
 export interface BenchStack {

@@ -1,5 +1,5 @@
 /**
- * Measures the drift statistics of services/shared/src/drift on the real bootstrap model's
+ * Measures the drift statistics of services/domain/drift on the real bootstrap model's
  * [CLS] embeddings, to decide which statistic(s) DRIFT should use (docs/drift.md).
  *
  *   node --import tsx scripts/experiments/drift-signals.ts [--sizes 200,500,1000]
@@ -24,11 +24,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Random, mulberry32, randomInt, sampleWithoutReplacement } from '#platform/common';
 import {
   type DriftReference,
   type DriftThresholds,
   type EmbeddingWindow,
-  type Random,
   buildDriftReference,
   calibrateThresholds,
   centroidCosineDistance,
@@ -36,12 +36,9 @@ import {
   classMixDistance,
   domainClassifierAuc,
   loadDriftReference,
-  mulberry32,
-  randomInt,
-  sampleWithoutReplacement,
   selectWindow,
-} from '#shared/drift';
-import { SentimentEngine } from '#shared/model';
+} from '#domain/drift';
+import { SentimentEngine } from '#domain/model';
 import { maximalPhrases } from '../lib/sst2.ts';
 import { REPO_ROOT } from '../lib/repo.ts';
 

@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
-import { GOLDEN_SET_PATH, SentimentEngine, evaluate, readLabelledTsv } from '#shared/model';
+import { mulberry32, sampleWithoutReplacement } from '#platform/common';
+import { GOLDEN_SET_PATH, SentimentEngine, evaluate, readLabelledTsv } from '#domain/model';
 import { REPO_ROOT } from '../lib/repo.ts';
 import { run } from '../../services/retrainer/train-task.ts';
 

@@ -1,6 +1,6 @@
 /**
  * Does retraining the head on frozen [CLS] embeddings meet issue 6's bar? Measures the
- * training library (services/shared/src/training) on the real bootstrap model:
+ * training library (services/retrainer/training) on the real bootstrap model:
  *
  *   node --import tsx scripts/experiments/retrain-head.ts [--recent 4000] [--test 2000]
  *     [--sections tune,final,volumes,product,time] [--seed 2026]
@@ -30,7 +30,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
+import { mulberry32, sampleWithoutReplacement } from '#platform/common';
 import {
   type ClassificationMetrics,
   GOLDEN_SET_PATH,
@@ -38,7 +38,7 @@ import {
   classificationMetrics,
   evaluate,
   readLabelledTsv,
-} from '#shared/model';
+} from '#domain/model';
 import { REPO_ROOT } from '../lib/repo.ts';
 import {
   type HeadMode,
@@ -54,7 +54,7 @@ import {
   stratifiedSample,
   stratifiedSplit,
   trainHead,
-} from '#shared/training';
+} from '../../services/retrainer/training/index.ts';
 
 const { values: args } = parseArgs({
   options: {

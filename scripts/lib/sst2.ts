@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
+import { mulberry32, sampleWithoutReplacement } from '#platform/common';
 import { REPO_ROOT } from './repo.ts';
 
 export const SST2_TRAIN = 'data/sst2/train.tsv';

@@ -4,8 +4,8 @@
  * sha256 (once per artifact), and the drift calibrations the registry stored with the version
  * when it was registered. Read only: the registry is the one writer of `model_versions`.
  */
-import { artifactFolder, verifyFolder } from '#shared/model';
-import type { RegistryReader } from '#shared/store';
+import { artifactFolder, verifyFolder } from '#domain/model';
+import type { RegistryReader } from '#platform/store';
 import type { ProductionDeployment } from './deployments.ts';
 import type { ProductionModel } from './detector.ts';
 

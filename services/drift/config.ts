@@ -7,12 +7,12 @@ import {
   parseConfig,
   processConfigFields,
   stringField,
-} from '#shared/common';
-import { type InputStatistic, driftCalibrationConfigFields } from '#shared/drift';
-import { backboneConfigFields } from '#shared/kafka';
-import { modelConfigFields } from '#shared/model';
-import { registryConfigFields } from '#shared/registry';
-import { clickhouseConfigFields } from '#shared/store';
+} from '#platform/common';
+import { type InputStatistic, driftCalibrationConfigFields } from '#domain/drift';
+import { backboneConfigFields } from '#platform/kafka';
+import { modelConfigFields } from '#domain/model';
+import { registryConfigFields } from '#domain/registry';
+import { clickhouseConfigFields } from '#platform/store';
 
 const { artifactRoot } = registryConfigFields;
 

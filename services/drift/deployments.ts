@@ -3,14 +3,14 @@
  * registry's signed deployment events, exactly as inference and the gateway do (one source of
  * truth for "what is production": what the serving paths load is what drift watches).
  *
- * Trust and order are #shared/scoring's one rule (`trustedDeploymentHandler`): an event counts
+ * Trust and order are #domain/scoring's one rule (`trustedDeploymentHandler`): an event counts
  * only if a trusted registry key signed it; a forged one is dead-lettered, logged and counted,
  * and production stays what it was; the newest valid deployment wins, an older one is ignored,
  * so replaying the compacted topic at start-up ends on the current production version.
  */
-import type { BatchHandler } from '#shared/runner';
-import { type TrustedDeploymentsDeps, trustedDeploymentHandler } from '#shared/scoring';
-import type { Deployment } from '#shared/serde';
+import type { BatchHandler } from '#platform/runner';
+import { type TrustedDeploymentsDeps, trustedDeploymentHandler } from '#domain/scoring';
+import type { Deployment } from '#platform/serde';
 
 /** What drift needs of a production deployment (its signed fields). */
 export interface ProductionDeployment {
@@ -25,7 +25,7 @@ export type ProductionFollowerDeps = TrustedDeploymentsDeps;
 
 export class ProductionFollower {
   private latest: ProductionDeployment | null = null;
-  /** The batch handler of the `models.deployments` consumer (#shared/scoring's rule). */
+  /** The batch handler of the `models.deployments` consumer (#domain/scoring's rule). */
   readonly handler: BatchHandler<Deployment>;
 
   constructor(private readonly deps: ProductionFollowerDeps) {

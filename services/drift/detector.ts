@@ -15,7 +15,7 @@
  * failed window read, is an ERROR state with its reason (never a silent OK); a calibration
  * that arrives later (the registry adds it) is picked up at the next round.
  */
-import { type Logger, deterministicUuid, describeError } from '#shared/common';
+import { type Logger, deterministicUuid, describeError } from '#platform/common';
 import {
   type DriftReference,
   type DriftThresholds,
@@ -30,9 +30,10 @@ import {
   findCalibration,
   initialDriftState,
   reduceDriftState,
-} from '#shared/drift';
-import type { DriftEvent, DriftState as EventState } from '#shared/serde';
-import type { DriftCheckRow, WindowRow } from '#shared/store';
+} from '#domain/drift';
+import type { DriftEvent, DriftState as EventState } from '#platform/serde';
+import type { DriftCheckRow } from '#platform/store';
+import type { WindowRow } from './drift-store.ts';
 
 export const GLOBAL_SEGMENT = '*';
 

@@ -8,23 +8,20 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { ServiceOps } from '#shared/common';
-import { loadDriftReference } from '#shared/drift';
-import { LeaderElection, createBackbone, waitUntilCaughtUp } from '#shared/kafka';
-import { createRunnerMetrics } from '#shared/runner';
-import { countRefusedDeployments, followDeployments } from '#shared/scoring';
-import { DeploymentVerifier } from '#shared/serde';
+import { ServiceOps } from '#platform/common';
+import { loadDriftReference } from '#domain/drift';
+import { LeaderElection, createBackbone, waitUntilCaughtUp } from '#platform/kafka';
+import { createRunnerMetrics } from '#platform/runner';
+import { countRefusedDeployments, followDeployments } from '#domain/scoring';
+import { DeploymentVerifier } from '#platform/serde';
+import { RegistryStore, clickhouseReachable, createClickHouse, migrate } from '#platform/store';
 import {
-  RegistryStore,
   activeSources,
-  clickhouseReachable,
   countPredictions,
-  createClickHouse,
   insertDriftChecks,
   latestChecks,
-  migrate,
   readWindow,
-} from '#shared/store';
+} from './drift-store.ts';
 import { deployedProduction } from './adapters.ts';
 import { ProductionFollower } from './deployments.ts';
 import { parseDriftConfig } from './config.ts';

@@ -4,7 +4,7 @@
  * and one log line with the global window's states.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Logger } from '#shared/common';
+import type { Logger } from '#platform/common';
 import { GLOBAL_SEGMENT, type RoundResult } from './detector.ts';
 
 export interface RoundReporter {

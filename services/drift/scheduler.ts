@@ -4,7 +4,7 @@
  * while any new prediction arrived (fresh status at low traffic). Only the leader evaluates;
  * a standby polls its leadership and nothing else.
  */
-import { type Logger, describeError, sleep } from '#shared/common';
+import { type Logger, describeError, sleep } from '#platform/common';
 
 export interface ScheduleSettings {
   readonly everyPredictions: number;

@@ -20,7 +20,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { AppError, fileStamp } from '#shared/common';
+import { AppError, fileStamp } from '#platform/common';
 
 export const SCOPES = ['predict', 'submit', 'label', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -18,9 +18,9 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Logger } from '#shared/common';
-import type { OutgoingEvent } from '#shared/kafka';
-import type { ModelInfo, ScoredBatch } from '#shared/model';
+import type { Logger } from '#platform/common';
+import type { OutgoingEvent } from '#platform/kafka';
+import type { ModelInfo, ScoredBatch } from '#domain/model';
 import type { PublisherStatus } from './publisher.ts';
 import { openApiPlugin } from './routes/docs.ts';
 import { clientErrorHandler, errorHandlerPlugin } from './routes/errors.ts';

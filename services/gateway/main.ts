@@ -4,16 +4,16 @@
  */
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { ServiceOps } from '#shared/common';
-import { createBackbone } from '#shared/kafka';
-import { MicroBatcher, ModelHost, engineOptionsOf } from '#shared/model';
-import { createRunnerMetrics } from '#shared/runner';
-import { DeploymentVerifier } from '#shared/serde';
+import { ServiceOps } from '#platform/common';
+import { createBackbone } from '#platform/kafka';
+import { MicroBatcher, ModelHost, engineOptionsOf } from '#domain/model';
+import { createRunnerMetrics } from '#platform/runner';
+import { DeploymentVerifier } from '#platform/serde';
 import {
   countRefusedDeployments,
   createDeploymentHandler,
   followDeployments,
-} from '#shared/scoring';
+} from '#domain/scoring';
 import { ApiKeyRing } from './api-keys.ts';
 import { buildApp } from './app.ts';
 import { parseGatewayConfig } from './config.ts';

@@ -14,8 +14,8 @@ import {
   backoffDelay,
   describeError,
   sleep,
-} from '#shared/common';
-import type { OutgoingEvent } from '#shared/kafka';
+} from '#platform/common';
+import type { OutgoingEvent } from '#platform/kafka';
 
 export interface PublisherOptions {
   readonly send: (events: readonly OutgoingEvent<'predictions'>[]) => Promise<void>;

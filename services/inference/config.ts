@@ -6,9 +6,9 @@ import {
   parseConfig,
   processConfigFields,
   stringField,
-} from '#shared/common';
-import { backboneConfigFields } from '#shared/kafka';
-import { modelConfigFields } from '#shared/model';
+} from '#platform/common';
+import { backboneConfigFields } from '#platform/kafka';
+import { modelConfigFields } from '#domain/model';
 
 export const inferenceConfigSchema = {
   ...backboneConfigFields,

@@ -6,17 +6,17 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { Counter, Histogram } from 'prom-client';
-import { ServiceOps } from '#shared/common';
-import { TransactionalEventProducer, createBackbone } from '#shared/kafka';
-import { ModelHost, engineOptionsOf } from '#shared/model';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { DeploymentVerifier } from '#shared/serde';
+import { ServiceOps } from '#platform/common';
+import { TransactionalEventProducer, createBackbone } from '#platform/kafka';
+import { ModelHost, engineOptionsOf } from '#domain/model';
+import { ConsumerRunner, createRunnerMetrics } from '#platform/runner';
+import { DeploymentVerifier } from '#platform/serde';
 import { parseInferenceConfig, transactionalIdOf } from './config.ts';
 import {
   countRefusedDeployments,
   createDeploymentHandler,
   followDeployments,
-} from '#shared/scoring';
+} from '#domain/scoring';
 import { createReviewHandler } from './review-handler.ts';
 
 const config = parseInferenceConfig(process.env);

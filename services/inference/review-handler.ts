@@ -6,13 +6,13 @@
  *
  * A prediction carries its review's event time (the time in the `predictions` table's
  * sorting key, the same in every redelivery, so stored copies merge) and, apart, the scoring
- * time as `scoredAt` (#shared/scoring `toPrediction`).
+ * time as `scoredAt` (#domain/scoring `toPrediction`).
  */
 import { randomUUID } from 'node:crypto';
-import type { ScoredBatch } from '#shared/model';
-import type { BatchHandler, ConsumedEvent, Rejection } from '#shared/runner';
-import type { Review } from '#shared/serde';
-import { checkReview, checkReviewEventTime, toPrediction } from '#shared/scoring';
+import type { ScoredBatch } from '#domain/model';
+import type { BatchHandler, ConsumedEvent, Rejection } from '#platform/runner';
+import type { Review } from '#platform/serde';
+import { checkReview, checkReviewEventTime, toPrediction } from '#domain/scoring';
 
 export interface ReviewHandlerDeps {
   readonly score: (texts: readonly string[]) => Promise<ScoredBatch>;

@@ -1,6 +1,12 @@
-import { type Env, intField, parseConfig, processConfigFields, stringField } from '#shared/common';
-import { backboneConfigFields } from '#shared/kafka';
-import { clickhouseConfigFields } from '#shared/store';
+import {
+  type Env,
+  intField,
+  parseConfig,
+  processConfigFields,
+  stringField,
+} from '#platform/common';
+import { backboneConfigFields } from '#platform/kafka';
+import { clickhouseConfigFields } from '#platform/store';
 
 export const loggerConfigSchema = {
   ...backboneConfigFields,

@@ -5,10 +5,10 @@
  */
 import { hostname } from 'node:os';
 import { Counter, Gauge } from 'prom-client';
-import { ServiceOps } from '#shared/common';
-import { createBackbone } from '#shared/kafka';
-import { ConsumerRunner, createRunnerMetrics, isTransientError } from '#shared/runner';
-import { clickhouseReachable, createRowBinaryInserter, migrate } from '#shared/store';
+import { ServiceOps } from '#platform/common';
+import { createBackbone } from '#platform/kafka';
+import { ConsumerRunner, createRunnerMetrics, isTransientError } from '#platform/runner';
+import { clickhouseReachable, createRowBinaryInserter, migrate } from '#platform/store';
 import { parseLoggerConfig } from './config.ts';
 import { EmbeddingWidths, createPredictionHandler } from './prediction-handler.ts';
 import { createPredictionStore } from './prediction-store.ts';

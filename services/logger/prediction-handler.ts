@@ -4,15 +4,15 @@
  * their columns, is rejected to the DLQ with the reason), encoded in RowBinary as one chunk
  * per batch, then stored through the shared InsertBatcher; resolves once they are durable.
  */
-import { InvalidMessageError } from '#shared/common';
-import type { BatchHandler, Rejection } from '#shared/runner';
-import type { Prediction } from '#shared/serde';
+import { InvalidMessageError } from '#platform/common';
+import type { BatchHandler, Rejection } from '#platform/runner';
+import type { Prediction } from '#platform/serde';
 import {
   RowBinaryWriter,
   RowEncodingError,
   toPredictionRow,
   writePredictionRow,
-} from '#shared/store';
+} from '#platform/store';
 
 /** Bytes of one prediction row besides its embedding, about: sizes the batch's buffer. */
 const ROW_BYTES_ESTIMATE = 300;

@@ -3,7 +3,7 @@
  * `predictions`. Tracks whether ClickHouse is available (the last insert succeeded, or failed
  * for a reason other than an outage), for /ready and the availability gauge.
  */
-import { PREDICTION_COLUMNS, type RowBinaryInserter } from '#shared/store';
+import { PREDICTION_COLUMNS, type RowBinaryInserter } from '#platform/store';
 import { InsertBatcher } from './insert-batcher.ts';
 
 export interface PredictionStoreDeps {

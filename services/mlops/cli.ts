@@ -15,14 +15,14 @@ import {
   describeError,
   parseConfig,
   processConfigFields,
-} from '#shared/common';
-import { backboneConfigFields, createBackbone, withLocalStackDefaults } from '#shared/kafka';
+} from '#platform/common';
+import { backboneConfigFields, createBackbone, withLocalStackDefaults } from '#platform/kafka';
 import {
   classifyClickHouseError,
   clickhouseConfigFields,
   createClickHouse,
   latestDriftChecks,
-} from '#shared/store';
+} from '#platform/store';
 import {
   type DriftCommand,
   type ParsedCommandLine,

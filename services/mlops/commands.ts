@@ -3,7 +3,7 @@
  * typed command (pure, unit-tested). Usage errors are `UsageError`s with the usage text.
  */
 import { parseArgs } from 'node:util';
-import { AppError } from '#shared/common';
+import { AppError } from '#platform/common';
 
 /** A command line the CLI cannot run; `helpRequested` when the user asked for --help. */
 export class UsageError extends AppError {

@@ -2,8 +2,8 @@
  * `mlops drift status`: the latest drift check per model, version and segment, as a table
  * for people or JSON for machines. Takes its dependencies as arguments.
  */
-import { AppError, describeError } from '#shared/common';
-import type { DriftStatusQuery, DriftStatusRow } from '#shared/store';
+import { AppError, describeError } from '#platform/common';
+import type { DriftStatusQuery, DriftStatusRow } from '#platform/store';
 import { noChecksMessage, renderDriftStatus } from './drift-format.ts';
 import type { Paint } from './render.ts';
 

@@ -3,8 +3,8 @@
  * `drift watch`, the latest check per model version and segment as a table for
  * `drift status`.
  */
-import type { DriftEvent } from '#shared/serde';
-import type { DriftStatusRow } from '#shared/store';
+import type { DriftEvent } from '#platform/serde';
+import type { DriftStatusRow } from '#platform/store';
 import { type Colour, type Paint, formatNumber, iso, renderTable } from './render.ts';
 
 const STATE_COLOURS: Readonly<Record<string, Colour>> = {

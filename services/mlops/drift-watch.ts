@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { AppError, describeError } from '#shared/common';
-import type { DriftEvent } from '#shared/serde';
-import { CONSUMER_METADATA_MAX_AGE_MS, KAFKA_RETRY } from '#shared/kafka';
+import { AppError, describeError } from '#platform/common';
+import type { DriftEvent } from '#platform/serde';
+import { CONSUMER_METADATA_MAX_AGE_MS, KAFKA_RETRY } from '#platform/kafka';
 import { formatDriftEvent, formatMalformed } from './drift-format.ts';
 import type { Paint } from './render.ts';
 

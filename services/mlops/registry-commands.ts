@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ClassificationMetrics } from '#shared/model';
-import type { ModelRegistry, VersionView } from '#shared/registry';
-import type { DecisionRecord } from '#shared/store';
+import type { ClassificationMetrics } from '#domain/model';
+import type { ModelRegistry, VersionView } from '#domain/registry';
+import type { DecisionRecord } from '#platform/store';
 import type { RegistryCommand } from './commands.ts';
 import { iso, renderTable } from './render.ts';
 

@@ -11,19 +11,19 @@ import {
   createMetricsRegistry,
   parseConfig,
   processConfigFields,
-} from '#shared/common';
-import { calibrateInWorker, driftCalibrationConfigFields } from '#shared/drift';
-import { backboneConfigFields, createBackbone } from '#shared/kafka';
+} from '#platform/common';
+import { calibrateInWorker, driftCalibrationConfigFields } from '#domain/drift';
+import { backboneConfigFields, createBackbone } from '#platform/kafka';
 import {
   ArtifactStore,
   SentimentEngine,
   evaluate,
   modelConfigFields,
   readLabelledTsv,
-} from '#shared/model';
-import { ModelRegistry, registryConfigFields } from '#shared/registry';
-import { DeploymentSigner } from '#shared/serde';
-import { RegistryStore, clickhouseConfigFields, createClickHouse, migrate } from '#shared/store';
+} from '#domain/model';
+import { ModelRegistry, registryConfigFields } from '#domain/registry';
+import { DeploymentSigner } from '#platform/serde';
+import { RegistryStore, clickhouseConfigFields, createClickHouse, migrate } from '#platform/store';
 import type { ParsedCommandLine, RegistryCommand } from './commands.ts';
 import { runRegistryCommand } from './registry-commands.ts';
 

@@ -9,18 +9,18 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidMessageError, type Logger, deterministicUuid } from '#shared/common';
+import { InvalidMessageError, type Logger, deterministicUuid } from '#platform/common';
 import {
   type ClassificationMetrics,
+  HOLDOUT_FILE,
   type LabelledText,
   artifactFolder,
   readLabelledTsv,
-} from '#shared/model';
-import type { ModelRegistry } from '#shared/registry';
-import type { BatchHandler } from '#shared/runner';
-import type { ModelCandidate } from '#shared/serde';
-import { HOLDOUT_FILE } from '#shared/training';
-import type { ModelVersionRecord, RegistryReader } from '#shared/store';
+} from '#domain/model';
+import type { ModelRegistry } from '#domain/registry';
+import type { BatchHandler } from '#platform/runner';
+import type { ModelCandidate } from '#platform/serde';
+import type { ModelVersionRecord, RegistryReader } from '#platform/store';
 import { type ModelScores, type PromotionPolicy, decidePromotion } from './rule.ts';
 
 export interface PromoterDeps {

@@ -5,10 +5,10 @@ import {
   processConfigFields,
   stringField,
   intField,
-} from '#shared/common';
-import { backboneConfigFields } from '#shared/kafka';
-import { registryConfigFields } from '#shared/registry';
-import { clickhouseConfigFields } from '#shared/store';
+} from '#platform/common';
+import { backboneConfigFields } from '#platform/kafka';
+import { registryConfigFields } from '#domain/registry';
+import { clickhouseConfigFields } from '#platform/store';
 
 export const promoterConfigSchema = {
   ...backboneConfigFields,

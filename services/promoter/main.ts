@@ -5,12 +5,12 @@
  * group: a single active promoter per model. Wiring only.
  */
 import { resolve } from 'node:path';
-import { ServiceOps, sleep } from '#shared/common';
-import { createBackbone } from '#shared/kafka';
-import { evaluateInWorker, readLabelledTsv } from '#shared/model';
-import { createModelRegistry } from '#shared/registry';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import { clickhouseReachable, createClickHouse, migrate } from '#shared/store';
+import { ServiceOps, sleep } from '#platform/common';
+import { createBackbone } from '#platform/kafka';
+import { evaluateInWorker, readLabelledTsv } from '#domain/model';
+import { createModelRegistry } from '#domain/registry';
+import { ConsumerRunner, createRunnerMetrics } from '#platform/runner';
+import { clickhouseReachable, createClickHouse, migrate } from '#platform/store';
 import { createCandidateHandler } from './candidate-handler.ts';
 import { parsePromoterConfig } from './config.ts';
 

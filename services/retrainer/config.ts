@@ -6,11 +6,11 @@ import {
   parseConfig,
   processConfigFields,
   stringField,
-} from '#shared/common';
-import { driftCalibrationConfigFields } from '#shared/drift';
-import { backboneConfigFields } from '#shared/kafka';
-import { registryConfigFields } from '#shared/registry';
-import { clickhouseConfigFields } from '#shared/store';
+} from '#platform/common';
+import { driftCalibrationConfigFields } from '#domain/drift';
+import { backboneConfigFields } from '#platform/kafka';
+import { registryConfigFields } from '#domain/registry';
+import { clickhouseConfigFields } from '#platform/store';
 
 export const retrainerConfigSchema = {
   ...backboneConfigFields,

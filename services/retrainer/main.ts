@@ -7,18 +7,13 @@
  * Wiring only.
  */
 import { join, resolve } from 'node:path';
-import { ServiceOps, runInWorker, siblingModule } from '#shared/common';
-import { createBackbone } from '#shared/kafka';
-import { evaluateInWorker, readLabelledTsv } from '#shared/model';
-import { createModelRegistry } from '#shared/registry';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import {
-  clickhouseReachable,
-  countLabelledPredictions,
-  createClickHouse,
-  migrate,
-  readLabelledPredictions,
-} from '#shared/store';
+import { ServiceOps, runInWorker, siblingModule } from '#platform/common';
+import { createBackbone } from '#platform/kafka';
+import { evaluateInWorker, readLabelledTsv } from '#domain/model';
+import { createModelRegistry } from '#domain/registry';
+import { ConsumerRunner, createRunnerMetrics } from '#platform/runner';
+import { clickhouseReachable, createClickHouse, migrate } from '#platform/store';
+import { countLabelledPredictions, readLabelledPredictions } from './labelled-data.ts';
 import { parseRetrainerConfig } from './config.ts';
 import { type RetrainDeps, retrain } from './retrain.ts';
 import type { TrainProgress, TrainTaskInput, TrainTaskResult } from './train-task.ts';

@@ -19,11 +19,12 @@
  *      version (the one place versions are calibrated), then announce on `models.candidates`.
  */
 import { createHash } from 'node:crypto';
-import { AppError, type Logger, deterministicUuid } from '#shared/common';
-import { type ClassificationMetrics, type LabelledText, artifactFolder } from '#shared/model';
-import type { ModelRegistry } from '#shared/registry';
-import type { ModelCandidate, RetrainStatus } from '#shared/serde';
-import type { LabelledPrediction, ModelVersionRecord, RegistryReader } from '#shared/store';
+import { AppError, type Logger, deterministicUuid } from '#platform/common';
+import { type ClassificationMetrics, type LabelledText, artifactFolder } from '#domain/model';
+import type { ModelRegistry } from '#domain/registry';
+import type { ModelCandidate, RetrainStatus } from '#platform/serde';
+import type { ModelVersionRecord, RegistryReader } from '#platform/store';
+import type { LabelledPrediction } from './labelled-data.ts';
 import { type Trigger, isHeldOut } from './triggers.ts';
 
 export class InsufficientLabelsError extends AppError {

@@ -8,16 +8,15 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32, shuffleInPlace } from '#shared/drift';
-import type { LabelledText } from '#shared/model';
+import { mulberry32, shuffleInPlace } from '#platform/common';
+import { HOLDOUT_FILE, type LabelledText } from '#domain/model';
 import {
-  HOLDOUT_FILE,
   buildCandidateFolder,
   headTrainingSets,
   readLabelledReference,
   readOnnxHead,
   trainHead,
-} from '#shared/training';
+} from './training/index.ts';
 
 export interface TrainTaskInput {
   readonly parentFolder: string;

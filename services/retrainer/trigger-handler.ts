@@ -7,8 +7,8 @@
  * The handler resolves once every trigger of the batch is trained (candidate registered and
  * announced), so the runner commits only then; a failed training rejects and is retried.
  */
-import type { Logger } from '#shared/common';
-import type { BatchHandler, HandlerContext } from '#shared/runner';
+import type { Logger } from '#platform/common';
+import type { BatchHandler, HandlerContext } from '#platform/runner';
 import type { Trigger } from './triggers.ts';
 
 /** Runs the work it is given one at a time, in call order; a failure does not stop the next. */

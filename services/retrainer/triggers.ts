@@ -4,7 +4,7 @@
  * whose id is the unit of idempotency: one candidate per drift episode or per request.
  */
 import { createHash } from 'node:crypto';
-import type { DriftEvent, RetrainRequest } from '#shared/serde';
+import type { DriftEvent, RetrainRequest } from '#platform/serde';
 
 export interface Trigger {
   /** The drift episode id or the request id: one candidate per trigger id. */

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
-import { type PredictionRow, createClickHouse, migrate } from '#shared/store';
+import { createLogger } from '#platform/common';
+import { type PredictionRow, createClickHouse, migrate } from '#platform/store';
 import { documentedQueries } from '../support/analyst-docs.ts';
 import { REPO_ROOT, clickhouseUrl } from '../support/stack.ts';
 

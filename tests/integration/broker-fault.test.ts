@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import type { ConsumerRunner } from '#shared/runner';
+import type { ConsumerRunner } from '#platform/runner';
 import {
   freezeNode,
   healCluster,

@@ -22,7 +22,7 @@ import {
   artifactFolder,
   evaluate,
   readLabelledTsv,
-} from '#shared/model';
+} from '#domain/model';
 import type {
   Deployment,
   DriftEvent,
@@ -30,8 +30,8 @@ import type {
   Prediction,
   RetrainStatus,
   Review,
-} from '#shared/serde';
-import { RegistryStore, createClickHouse } from '#shared/store';
+} from '#platform/serde';
+import { RegistryStore, createClickHouse } from '#platform/store';
 import { imdbTexts, inDomainTexts } from '../support/drift.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { COMPACT_MODEL_DIR } from '../support/model.ts';

@@ -7,15 +7,14 @@
  * < 0.001), not a hand-picked number.
  */
 import { describe, expect, it } from 'vitest';
+import { mulberry32, sampleWithoutReplacement } from '#platform/common';
 import {
   type EmbeddingWindow,
   calibrateInWorker,
   embeddingMatrix,
   evaluateWindow,
   loadDriftReference,
-  mulberry32,
-  sampleWithoutReplacement,
-} from '#shared/drift';
+} from '#domain/drift';
 import { embedTexts, inDomainTexts } from '../support/drift.ts';
 import { COMPACT_MODEL_DIR } from '../support/model.ts';
 

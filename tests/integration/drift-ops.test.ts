@@ -10,15 +10,15 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
-import type { DriftEvent } from '#shared/serde';
+import { createLogger } from '#platform/common';
+import type { DriftEvent } from '#platform/serde';
 import {
   type DriftCheckRow,
   type DriftStatusRow,
   createClickHouse,
-  insertDriftChecks,
   migrate,
-} from '#shared/store';
+} from '#platform/store';
+import { insertDriftChecks } from '../../services/drift/drift-store.ts';
 import { processCommand } from '../support/build.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { REPO_ROOT, clickhouseUrl, testStackProcessEnv } from '../support/stack.ts';

@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DriftEvent, DeploymentSigner, generateDeploymentKeyPair } from '#shared/serde';
-import { createClickHouse } from '#shared/store';
+import { type DriftEvent, DeploymentSigner, generateDeploymentKeyPair } from '#platform/serde';
+import { createClickHouse } from '#platform/store';
 import {
   type EmbeddedText,
   embedTexts,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from 'kafkajs';
-import { type TopicName, loadCatalogue } from '#shared/serde';
+import { type TopicName, loadCatalogue } from '#platform/serde';
 import { exampleEvents } from '../support/examples.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createMetricsRegistry } from '#shared/common';
-import { MicroBatcher, ModelHost } from '#shared/model';
+import { createLogger, createMetricsRegistry } from '#platform/common';
+import { MicroBatcher, ModelHost } from '#domain/model';
 import { buildApp } from '../../services/gateway/app.ts';
 import { PredictionPublisher } from '../../services/gateway/publisher.ts';
 import { authHeaders, testSecurity } from '../support/gateway.ts';

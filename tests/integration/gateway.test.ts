@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MicroBatcher, ModelHost } from '#shared/model';
+import { MicroBatcher, ModelHost } from '#domain/model';
 import { buildApp } from '../../services/gateway/app.ts';
 import { authHeaders, gatewayHarness } from '../support/gateway.ts';
 import { COMPACT_MODEL_DIR, copyModelAsVersion, parityCases, softmax } from '../support/model.ts';

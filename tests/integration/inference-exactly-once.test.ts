@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pinNewGroupAtEnd } from '#shared/kafka';
-import type { Review } from '#shared/serde';
-import { type ClickHouseClient, sql } from '#shared/store';
+import { pinNewGroupAtEnd } from '#platform/kafka';
+import type { Review } from '#platform/serde';
+import { type ClickHouseClient, sql } from '#platform/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { COMPACT_MODEL_DIR } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';

@@ -8,8 +8,8 @@ import {
   type Prediction,
   frame,
   loadSchemaJson,
-} from '#shared/serde';
-import { folderDigest } from '#shared/model';
+} from '#platform/serde';
+import { folderDigest } from '#domain/model';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { COMPACT_MODEL_DIR, copyModelAsVersion, parityCases, softmax } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';

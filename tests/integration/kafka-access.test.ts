@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
+import { createLogger } from '#platform/common';
 import {
   type KafkaAcl,
   aclKey,
@@ -18,8 +18,8 @@ import {
   kafkaAclsOf,
   localKafkaPasswordFile,
   reconcileAcls,
-} from '#shared/kafka';
-import { loadCatalogue } from '#shared/serde';
+} from '#platform/kafka';
+import { loadCatalogue } from '#platform/serde';
 import { waitUntil } from '../support/kafka.ts';
 import { TEST_STACK_ENV, kafkaBrokers, testKafkaSettings } from '../support/stack.ts';
 

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LeaderElection } from '#shared/kafka';
+import { LeaderElection } from '#platform/kafka';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 
 describe('leader election on a one-partition topic', () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pinNewGroupAtEnd } from '#shared/kafka';
-import type { Prediction } from '#shared/serde';
-import { type ClickHouseClient, inList, sql } from '#shared/store';
+import { pinNewGroupAtEnd } from '#platform/kafka';
+import type { Prediction } from '#platform/serde';
+import { type ClickHouseClient, inList, sql } from '#platform/store';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { testStackProcessEnv } from '../support/stack.ts';

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
-import { MigrationPendingError, createClickHouse, loadMigrations, migrate } from '#shared/store';
+import { createLogger } from '#platform/common';
+import { MigrationPendingError, createClickHouse, loadMigrations, migrate } from '#platform/store';
 import { clickhouseUrl } from '../support/stack.ts';
 
 const database = `verify_${randomUUID().slice(0, 8)}`;

@@ -8,7 +8,7 @@ import {
   SentimentEngine,
   keepOnlyOutputs,
   prepareModelFolder,
-} from '#shared/model';
+} from '#domain/model';
 import {
   COMPACT_MODEL_DIR,
   PRODUCTION_MODEL_DIR,

@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetricsRegistry } from '#shared/common';
-import { ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import type { Review } from '#shared/serde';
+import { createMetricsRegistry } from '#platform/common';
+import { ConsumerRunner, createRunnerMetrics } from '#platform/runner';
+import type { Review } from '#platform/serde';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 
 describe('a new group whose first member dies before its first commit', () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DeadLetter, frame } from '#shared/serde';
+import { type DeadLetter, frame } from '#platform/serde';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { startRunner } from '../support/runner.ts';
 

@@ -14,9 +14,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commitGroupOffsets, pinNewGroupAtEnd } from '#shared/kafka';
-import type { Review } from '#shared/serde';
-import { type ClickHouseClient, sql } from '#shared/store';
+import { commitGroupOffsets, pinNewGroupAtEnd } from '#platform/kafka';
+import type { Review } from '#platform/serde';
+import { type ClickHouseClient, sql } from '#platform/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { COMPACT_MODEL_DIR } from '../support/model.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';

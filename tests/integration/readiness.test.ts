@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pinNewGroupAtEnd } from '#shared/kafka';
-import type { ClickHouseClient } from '#shared/store';
+import { pinNewGroupAtEnd } from '#platform/kafka';
+import type { ClickHouseClient } from '#platform/store';
 import { createTestDatabase } from '../support/clickhouse.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { freePort } from '../support/loop.ts';

@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { folderDigest } from '#shared/model';
+import { folderDigest } from '#domain/model';
 import {
   type Deployment,
   DeploymentSigner,
   type Prediction,
   generateDeploymentKeyPair,
-} from '#shared/serde';
-import { type DecisionRecord, RegistryStore, createClickHouse } from '#shared/store';
+} from '#platform/serde';
+import { type DecisionRecord, RegistryStore, createClickHouse } from '#platform/store';
 import { type TestKafka, connectTestKafka, makeReview, waitUntil } from '../support/kafka.ts';
 import { COMPACT_MODEL_DIR, copyModelAsVersion } from '../support/model.ts';
 import { freePort, runCli } from '../support/loop.ts';

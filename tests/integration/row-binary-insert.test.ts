@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DependencyUnavailableError, createLogger } from '#shared/common';
-import type { Prediction } from '#shared/serde';
+import { DependencyUnavailableError, createLogger } from '#platform/common';
+import type { Prediction } from '#platform/serde';
 import {
   ClickHouseInsertError,
   type ClickHouseClient,
@@ -13,7 +13,7 @@ import {
   migrate,
   toPredictionRow,
   writePredictionRow,
-} from '#shared/store';
+} from '#platform/store';
 import { clickhouseUrl } from '../support/stack.ts';
 
 function prediction(i: number, patch: Partial<Prediction> = {}): Prediction {

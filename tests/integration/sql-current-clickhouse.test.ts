@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
+import { createLogger } from '#platform/common';
 import {
   type ClickHouseClient,
   type DecisionRecord,
@@ -20,18 +20,22 @@ import {
   type ModelVersionRecord,
   type PredictionRow,
   RegistryStore,
-  activeSources,
-  countLabelledPredictions,
-  countPredictions,
   createClickHouse,
-  insertDriftChecks,
-  latestChecks,
   latestDriftChecks,
   loadMigrations,
   migrate,
-  readLabelledPredictions,
+} from '#platform/store';
+import {
+  activeSources,
+  countPredictions,
+  insertDriftChecks,
+  latestChecks,
   readWindow,
-} from '#shared/store';
+} from '../../services/drift/drift-store.ts';
+import {
+  countLabelledPredictions,
+  readLabelledPredictions,
+} from '../../services/retrainer/labelled-data.ts';
 import { ChdbDatabase, type JsonRow } from '../support/chdb.ts';
 import { type NamedQuery, documentedQueries } from '../support/analyst-docs.ts';
 import { REPO_ROOT, clickhouseUrl } from '../support/stack.ts';

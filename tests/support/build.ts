@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { localKafkaPasswordFile } from '#shared/kafka';
+import { localKafkaPasswordFile } from '#platform/kafka';
 import { REPO_ROOT, TEST_STACK_ENV } from './stack.ts';
 
 export const TEST_BUILD_DIR =

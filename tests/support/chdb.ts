@@ -12,14 +12,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'chdb';
-import { createLogger } from '#shared/common';
+import { createLogger } from '#platform/common';
 import {
   type ClickHouseClient,
   type Migration,
   applyPending,
   identifier,
   loadMigrations,
-} from '#shared/store';
+} from '#platform/store';
 
 export type JsonRow = Record<string, unknown>;
 

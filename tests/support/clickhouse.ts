@@ -1,6 +1,6 @@
 /** A database of its own on the test stack's ClickHouse, with the project's migrations. */
-import { createLogger } from '#shared/common';
-import { type ClickHouseClient, createClickHouse, migrate } from '#shared/store';
+import { createLogger } from '#platform/common';
+import { type ClickHouseClient, createClickHouse, migrate } from '#platform/store';
 import { clickhouseUrl } from './stack.ts';
 
 /** Migrates `database` (created if missing) and returns a client bound to it. */

@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { mulberry32, sampleWithoutReplacement } from '#shared/drift';
-import { SentimentEngine } from '#shared/model';
-import type { ClickHouseClient } from '#shared/store';
+import { mulberry32, sampleWithoutReplacement } from '#platform/common';
+import { SentimentEngine } from '#domain/model';
+import type { ClickHouseClient } from '#platform/store';
 import { SST2_DEV, readSst2, referenceSentences } from '../../scripts/lib/sst2.ts';
 import { COMPACT_MODEL_DIR } from './model.ts';
 import { REPO_ROOT } from './stack.ts';

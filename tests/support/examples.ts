@@ -1,6 +1,6 @@
 /** One realistic example of every event type, keyed by the topic that carries it. */
 import { randomUUID } from 'node:crypto';
-import type { TopicName, TopicValues } from '#shared/serde';
+import type { TopicName, TopicValues } from '#platform/serde';
 
 const base = () => ({ eventId: randomUUID(), eventTime: Date.now() });
 

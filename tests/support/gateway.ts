@@ -1,7 +1,7 @@
 /** Gateway dependencies for app.inject tests. */
-import { createMetricsRegistry } from '#shared/common';
-import type { OutgoingEvent } from '#shared/kafka';
-import type { ModelInfo, ScoredBatch } from '#shared/model';
+import { createMetricsRegistry } from '#platform/common';
+import type { OutgoingEvent } from '#platform/kafka';
+import type { ModelInfo, ScoredBatch } from '#domain/model';
 import type { GatewayDeps } from '../../services/gateway/app.ts';
 import {
   type ApiKeyRecord,

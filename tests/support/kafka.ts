@@ -1,9 +1,9 @@
 /** Kafka helpers for integration tests: real clients against the test stack. */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { createLogger, createMetricsRegistry, type Logger } from '#shared/common';
-import { type EventProducer, createBackbone } from '#shared/kafka';
-import type { EventCodec, Review } from '#shared/serde';
+import { createLogger, createMetricsRegistry, type Logger } from '#platform/common';
+import { type EventProducer, createBackbone } from '#platform/kafka';
+import type { EventCodec, Review } from '#platform/serde';
 import { testAdminBackboneConfig } from './stack.ts';
 
 export interface TestKafka {

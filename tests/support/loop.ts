@@ -13,8 +13,8 @@ import { createServer } from 'node:net';
 import { processCommand } from './build.ts';
 import { type Child, startTsProcess, stopProcess } from './processes.ts';
 import { join } from 'node:path';
-import { createLogger } from '#shared/common';
-import { createKafka, pinNewGroupAtEnd } from '#shared/kafka';
+import { createLogger } from '#platform/common';
+import { createKafka, pinNewGroupAtEnd } from '#platform/kafka';
 import { TEST_STACK_ENV, testKafkaSettings, testStackProcessEnv } from './stack.ts';
 
 export interface LoopSettings {

@@ -1,8 +1,8 @@
 /** An in-process ConsumerRunner on the test stack, collecting what its handler saw. */
 import { randomUUID } from 'node:crypto';
-import { createMetricsRegistry } from '#shared/common';
-import { type BatchHandler, ConsumerRunner, createRunnerMetrics } from '#shared/runner';
-import type { TopicName, TopicValues } from '#shared/serde';
+import { createMetricsRegistry } from '#platform/common';
+import { type BatchHandler, ConsumerRunner, createRunnerMetrics } from '#platform/runner';
+import type { TopicName, TopicValues } from '#platform/serde';
 import type { TestKafka } from './kafka.ts';
 
 export function startRunner<T extends TopicName>(

@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type KafkaSettings, kafkaSecurityOf, localAdminBackboneConfig } from '#shared/kafka';
-import { GOLDEN_SET_PATH } from '#shared/model';
+import { type KafkaSettings, kafkaSecurityOf, localAdminBackboneConfig } from '#platform/kafka';
+import { GOLDEN_SET_PATH } from '#domain/model';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

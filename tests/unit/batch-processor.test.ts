@@ -5,7 +5,7 @@ import {
   InvalidMessageError,
   SchemaValidationError,
   UndecodableMessageError,
-} from '#shared/common';
+} from '#platform/common';
 import {
   type BatchHandler,
   type BatchProcessorDeps,
@@ -13,7 +13,7 @@ import {
   type RawMessage,
   isTransientError,
   processBatch,
-} from '#shared/runner';
+} from '#platform/runner';
 
 function message(offset: number, text: string): RawMessage {
   return {

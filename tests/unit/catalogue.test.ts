@@ -7,7 +7,7 @@ import {
   loadCatalogue,
   loadSchemaJson,
   validateCatalogue,
-} from '#shared/serde';
+} from '#platform/serde';
 import { REPO_ROOT } from '../support/stack.ts';
 
 describe('topic catalogue', () => {

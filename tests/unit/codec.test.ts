@@ -6,7 +6,7 @@ import {
   SchemaRegistrationError,
   SchemaValidationError,
   UnknownSchemaIdError,
-} from '#shared/common';
+} from '#platform/common';
 import {
   EventCodec,
   type RegistryClient,
@@ -14,7 +14,7 @@ import {
   frame,
   loadCatalogue,
   loadSchemaJson,
-} from '#shared/serde';
+} from '#platform/serde';
 
 /** In-memory registry: the codec's logic is tested here, the real registry in integration. */
 class MemoryRegistry implements RegistryClient {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type BatchOutcome, CommitLane } from '#shared/runner';
+import { type BatchOutcome, CommitLane } from '#platform/runner';
 
 /** A batch outcome the test settles by hand. */
 function deferred() {

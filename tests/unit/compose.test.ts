@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadCatalogue, type Catalogue } from '#shared/serde';
+import { loadCatalogue, type Catalogue } from '#platform/serde';
 import { REPO_ROOT } from '../support/stack.ts';
-import { createTopics, planTopicCreation, type TopicAdmin } from '#shared/kafka';
+import { createTopics, planTopicCreation, type TopicAdmin } from '#platform/kafka';
 
 type YamlValue = null | boolean | number | string | YamlValue[] | YamlMap;
 interface YamlMap {

@@ -9,7 +9,7 @@ import {
   parseConfig,
   stringField,
   urlField,
-} from '#shared/common';
+} from '#platform/common';
 
 const schema = {
   brokers: listField('KAFKA_BROKERS', 'Kafka bootstrap servers'),

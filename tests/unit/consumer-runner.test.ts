@@ -28,13 +28,13 @@ import type {
 } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DependencyUnavailableError, createLogger } from '#shared/common';
+import { DependencyUnavailableError, createLogger } from '#platform/common';
 import {
   type EventSink,
   type OutgoingEvent,
   type TransactionContents,
   TransactionFailedError,
-} from '#shared/kafka';
+} from '#platform/kafka';
 import {
   type BatchHandler,
   ConsumerRunner,
@@ -43,14 +43,14 @@ import {
   batchEndOffset,
   createRunnerMetrics,
   isTransientError,
-} from '#shared/runner';
+} from '#platform/runner';
 import {
   EventCodec,
   type RegistryClient,
   type Review,
   type TopicName,
   loadCatalogue,
-} from '#shared/serde';
+} from '#platform/serde';
 
 const TOPIC = 'reviews';
 const GROUP = 'unit-group';

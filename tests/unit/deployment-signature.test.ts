@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
-import type { ModelInfo } from '#shared/model';
-import type { ConsumedEvent, HandlerContext } from '#shared/runner';
-import { createDeploymentHandler } from '#shared/scoring';
+import { createLogger } from '#platform/common';
+import type { ModelInfo } from '#domain/model';
+import type { ConsumedEvent, HandlerContext } from '#platform/runner';
+import { createDeploymentHandler } from '#domain/scoring';
 import {
   type Deployment,
   DeploymentKeyError,
@@ -13,7 +13,7 @@ import {
   DeploymentSigner,
   DeploymentVerifier,
   generateDeploymentKeyPair,
-} from '#shared/serde';
+} from '#platform/serde';
 
 const registryKeys = generateDeploymentKeyPair();
 const signer = new DeploymentSigner(registryKeys.privateKeyPem);

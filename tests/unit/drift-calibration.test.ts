@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { type Random, mulberry32 } from '#platform/common';
 import {
-  type Random,
   type DriftThresholds,
   buildDriftReference,
   calibrateThresholds,
@@ -13,9 +13,8 @@ import {
   findCalibration,
   headlineThreshold,
   isDriftThresholds,
-  mulberry32,
   normalQuantile,
-} from '#shared/drift';
+} from '#domain/drift';
 
 function gaussian(random: Random): number {
   const u = 1 - random();

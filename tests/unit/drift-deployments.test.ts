@@ -4,16 +4,16 @@
  * detector's view built from the newest one plus the registry's stored calibrations.
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
-import type { ConsumedEvent, HandlerContext } from '#shared/runner';
+import { createLogger } from '#platform/common';
+import type { ConsumedEvent, HandlerContext } from '#platform/runner';
 import {
   type Deployment,
   DeploymentSignatureError,
   DeploymentSigner,
   DeploymentVerifier,
   generateDeploymentKeyPair,
-} from '#shared/serde';
-import type { ModelVersionRecord } from '#shared/store';
+} from '#platform/serde';
+import type { ModelVersionRecord } from '#platform/store';
 import { deployedProduction } from '../../services/drift/adapters.ts';
 import { ProductionFollower } from '../../services/drift/deployments.ts';
 

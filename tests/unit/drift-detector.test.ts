@@ -6,17 +6,17 @@
  * stored, then events published".
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
+import { createLogger, mulberry32 } from '#platform/common';
 import {
   type DriftReference,
   type DriftThresholds,
   buildDriftReference,
   calibrateThresholds,
   embeddingMatrix,
-  mulberry32,
-} from '#shared/drift';
-import type { DriftEvent } from '#shared/serde';
-import type { DriftCheckRow, WindowRow } from '#shared/store';
+} from '#domain/drift';
+import type { DriftEvent } from '#platform/serde';
+import type { DriftCheckRow } from '#platform/store';
+import type { WindowRow } from '../../services/drift/drift-store.ts';
 import {
   type DetectorDeps,
   DriftDetector,

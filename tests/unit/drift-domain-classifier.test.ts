@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { type Random, mulberry32 } from '#platform/common';
 import {
-  type Random,
   buildDriftReference,
   crossValidatedAuc,
   domainClassifierAuc,
   fitLogisticRegression,
   logisticObjective,
   matchedReferenceSide,
-  mulberry32,
   principalProjection,
   rocAuc,
   stratifiedFolds,
-} from '#shared/drift';
+} from '#domain/drift';
 
 function gaussian(random: Random): number {
   const u = 1 - random();

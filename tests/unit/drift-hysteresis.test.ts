@@ -7,7 +7,7 @@ import {
   initialDriftState,
   reduceDriftState,
   validateHysteresisConfig,
-} from '#shared/drift';
+} from '#domain/drift';
 
 const config: HysteresisConfig = { minWindowRows: 100, driftAfter: 2, recoverAfter: 3 };
 const win = (over: boolean, rows = 500): DriftObservation => ({ kind: 'window', rows, over });

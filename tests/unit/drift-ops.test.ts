@@ -1,8 +1,8 @@
 /** The drift ops tools' pure parts: event lines, status table, message handling, the SQL. */
 import { describe, expect, it } from 'vitest';
-import { SchemaValidationError } from '#shared/common';
-import type { DriftEvent } from '#shared/serde';
-import { type DriftStatusRow, latestDriftChecksSql } from '#shared/store';
+import { SchemaValidationError } from '#platform/common';
+import type { DriftEvent } from '#platform/serde';
+import { type DriftStatusRow, latestDriftChecksSql } from '#platform/store';
 import { DriftChecksMissingError, runDriftStatus } from '../../services/mlops/drift-commands.ts';
 import {
   formatAge,

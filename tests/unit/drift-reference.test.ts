@@ -2,17 +2,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync, truncateSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '#platform/common';
 import {
   type DriftReference,
   DRIFT_CALIBRATION_FILE,
   DriftReferenceError,
   buildDriftReference,
   loadDriftReference,
-  mulberry32,
   readShippedCalibrations,
   validateDriftReference,
   writeDriftReference,
-} from '#shared/drift';
+} from '#domain/drift';
 
 const BOOTSTRAP = 'models/sentiment-compact';
 const scratch = mkdtempSync(join(tmpdir(), 'drift-reference-'));

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { type Random, mulberry32 } from '#platform/common';
 import {
-  type Random,
   buildDriftReference,
   centroidCosineDistance,
   classConditionalCosine,
   classMixDistance,
   cosineDistance,
-  mulberry32,
-} from '#shared/drift';
+} from '#domain/drift';
 
 function gaussian(random: Random): number {
   const u = 1 - random();

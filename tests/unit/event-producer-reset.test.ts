@@ -6,8 +6,8 @@
 import type { Kafka, Producer, ProducerRecord } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { EventProducer, isProducerStateError } from '#shared/kafka';
-import { EventCodec, type RegistryClient, loadCatalogue } from '#shared/serde';
+import { EventProducer, isProducerStateError } from '#platform/kafka';
+import { EventCodec, type RegistryClient, loadCatalogue } from '#platform/serde';
 
 const registry: RegistryClient = {
   register: async () => 7,

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ModelInfo, ScoredBatch } from '#shared/model';
+import type { ModelInfo, ScoredBatch } from '#domain/model';
 import {
   ApiKeyRing,
   createApiKey,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelInfo } from '#shared/model';
+import type { ModelInfo } from '#domain/model';
 import { buildApp } from '../../services/gateway/app.ts';
 import { authHeaders, gatewayHarness } from '../support/gateway.ts';
 
@@ -53,7 +53,7 @@ describe('gateway request validation (app.inject)', () => {
     ['malformed JSON', '{"texts": ["unterminated', /JSON/i],
   ];
 
-  // The texts inference would dead-letter: the same rule (#shared/scoring checkText) on both
+  // The texts inference would dead-letter: the same rule (#domain/scoring checkText) on both
   // routes, so /v1/reviews never answers 202 for a review that cannot be scored.
   const unscoreable: [string, string, string][] = [
     ['a literal U+FFFD', 'fine \uFFFD film', 'TEXT_INVALID_UTF8'],

@@ -1,13 +1,13 @@
 /**
- * The Kafka access rule (#shared/kafka kafkaAclsOf) and the catalogue's principals: who may
+ * The Kafka access rule (#platform/kafka kafkaAclsOf) and the catalogue's principals: who may
  * write deployments, that every consumer can dead-letter, that mistakes in the catalogue are
  * reported. Against the real brokers: tests/integration/kafka-access.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { aclKey, kafkaAclsOf } from '#shared/kafka';
-import { CatalogueError, loadCatalogue, validateCatalogue } from '#shared/serde';
+import { aclKey, kafkaAclsOf } from '#platform/kafka';
+import { CatalogueError, loadCatalogue, validateCatalogue } from '#platform/serde';
 import { REPO_ROOT } from '../support/stack.ts';
 
 const catalogue = loadCatalogue();

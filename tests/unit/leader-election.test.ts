@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseOwner } from '#shared/kafka';
+import { chooseOwner } from '#platform/kafka';
 
 describe('single-owner assignment', () => {
   it('keeps the longest-standing leader', () => {

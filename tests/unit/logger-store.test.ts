@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DependencyUnavailableError } from '#shared/common';
-import type { ConsumedEvent } from '#shared/runner';
-import type { Prediction } from '#shared/serde';
-import { ClickHouseInsertError, type RowBinaryInserter } from '#shared/store';
+import { DependencyUnavailableError } from '#platform/common';
+import type { ConsumedEvent } from '#platform/runner';
+import type { Prediction } from '#platform/serde';
+import { ClickHouseInsertError, type RowBinaryInserter } from '#platform/store';
 import { InsertBatcher } from '../../services/logger/insert-batcher.ts';
 import {
   EmbeddingWidths,

@@ -8,7 +8,7 @@ import {
   padBatch,
   softmax,
   truncateIds,
-} from '#shared/model';
+} from '#domain/model';
 
 describe('length-bucketed batching', () => {
   it('truncates keeping [SEP] and flags it', () => {

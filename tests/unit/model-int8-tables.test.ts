@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { keepLookupTablesInt8 } from '#shared/model';
+import { keepLookupTablesInt8 } from '#domain/model';
 import { COMPACT_MODEL_DIR, PRODUCTION_MODEL_DIR } from '../support/model.ts';
 
 const { onnx } = onnxProto;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AutoTokenizer } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
-import { loadTokenizer, readModelFolder, truncateIds } from '#shared/model';
+import { loadTokenizer, readModelFolder, truncateIds } from '#domain/model';
 import { REPO_ROOT } from '../support/stack.ts';
 import { COMPACT_MODEL_DIR, PRODUCTION_MODEL_DIR, parityCases, sst2Dev } from '../support/model.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, createMetricsRegistry } from '#shared/common';
-import type { OutgoingEvent } from '#shared/kafka';
+import { createLogger, createMetricsRegistry } from '#platform/common';
+import type { OutgoingEvent } from '#platform/kafka';
 import { PredictionPublisher } from '../../services/gateway/publisher.ts';
 
 function event(id: number): OutgoingEvent<'predictions'> {

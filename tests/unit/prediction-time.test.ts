@@ -4,13 +4,13 @@
  * time travels apart as scoredAt and is stored outside the key.
  */
 import { describe, expect, it } from 'vitest';
-import { AppError } from '#shared/common';
-import type { ModelInfo, ScoredBatch, ScoredText } from '#shared/model';
-import type { ConsumedEvent, HandlerContext } from '#shared/runner';
-import type { Prediction, Review } from '#shared/serde';
-import { checkReviewEventTime, toPrediction } from '#shared/scoring';
-import { toPredictionRow } from '#shared/store';
-import type { OutgoingEvent } from '#shared/kafka';
+import { AppError } from '#platform/common';
+import type { ModelInfo, ScoredBatch, ScoredText } from '#domain/model';
+import type { ConsumedEvent, HandlerContext } from '#platform/runner';
+import type { Prediction, Review } from '#platform/serde';
+import { checkReviewEventTime, toPrediction } from '#domain/scoring';
+import { toPredictionRow } from '#platform/store';
+import type { OutgoingEvent } from '#platform/kafka';
 import { createReviewHandler } from '../../services/inference/review-handler.ts';
 
 const MODEL: ModelInfo = {

@@ -1,7 +1,7 @@
 /**
  * One writer of the registry's tables: `model_versions` (and `promotion_log`) are written only
- * by services/shared/src/store/registry.ts, and its writing methods are called only by the
- * registry layer (services/shared/src/registry/), so every change of a version row is decided
+ * by services/platform/store/registry.ts, and its writing methods are called only by the
+ * registry layer (services/domain/registry/), so every change of a version row is decided
  * in one place. (The drift service once saved thresholds with a read-modify-write of the
  * version row beside the registry's status changes: a lost update either way.)
  *
@@ -24,9 +24,9 @@ import { describe, expect, it } from 'vitest';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TABLE = 'model_versions';
 /** The one module that may name the table in a write. */
-const STORE_MODULE = 'services/shared/src/store/registry.ts';
+const STORE_MODULE = 'services/platform/store/registry.ts';
 /** The only callers of the store's writing methods. */
-const REGISTRY_LAYER = 'services/shared/src/registry/';
+const REGISTRY_LAYER = 'services/domain/registry/';
 const STORE_WRITERS = new Set(['insertVersion', 'appendDecision']);
 const ROOTS = ['services', 'scripts', 'infra'];
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'build', '.cache']);
@@ -219,7 +219,7 @@ describe(`one writer of ${TABLE}`, () => {
   });
 
   it('lets the registry layer call the store, and only the store name the table', () => {
-    expect(allowancesOf('services/shared/src/registry/model-registry.ts')).toEqual({
+    expect(allowancesOf('services/domain/registry/model-registry.ts')).toEqual({
       tableWrites: false,
       storeWrites: true,
     });

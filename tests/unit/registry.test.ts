@@ -2,16 +2,16 @@ import { mkdtempSync, writeFileSync, mkdirSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
+import { createLogger } from '#platform/common';
 import {
   type CalibrationOptions,
   type DriftThresholds,
   DRIFT_CALIBRATION_FILE,
   DriftReferenceError,
-} from '#shared/drift';
-import { ArtifactStore, classificationMetrics, folderDigest, verifyFolder } from '#shared/model';
-import { ModelRegistry, type RegisterInput } from '#shared/registry';
-import { type Deployment, DeploymentSigner, generateDeploymentKeyPair } from '#shared/serde';
+} from '#domain/drift';
+import { ArtifactStore, classificationMetrics, folderDigest, verifyFolder } from '#domain/model';
+import { ModelRegistry, type RegisterInput } from '#domain/registry';
+import { type Deployment, DeploymentSigner, generateDeploymentKeyPair } from '#platform/serde';
 import {
   type Decision,
   type DecisionRecord,
@@ -20,7 +20,7 @@ import {
   productionHistory,
   productionVersion,
   rollbackTarget,
-} from '#shared/store';
+} from '#platform/store';
 
 let clock = 0;
 function decision(kind: Decision, candidate: string, after: string | null): DecisionRecord {

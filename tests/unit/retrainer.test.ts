@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '#shared/common';
-import type { ConsumedEvent, HandlerContext } from '#shared/runner';
-import type { DriftEvent } from '#shared/serde';
+import { createLogger } from '#platform/common';
+import type { ConsumedEvent, HandlerContext } from '#platform/runner';
+import type { DriftEvent } from '#platform/serde';
 import { nextVersion, seedOf } from '../../services/retrainer/retrain.ts';
 import {
   createSerialiser,

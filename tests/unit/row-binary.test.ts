@@ -7,7 +7,7 @@ import {
   parseServerCode,
   toPredictionRow,
   writePredictionRow,
-} from '#shared/store';
+} from '#platform/store';
 
 const bytes = (write: (w: RowBinaryWriter) => void): number[] => {
   const writer = new RowBinaryWriter(16);

@@ -6,7 +6,7 @@ import {
   createLogger,
   createMetricsRegistry,
   evaluateReadiness,
-} from '#shared/common';
+} from '#platform/common';
 
 const logger = createLogger('service-ops-test', 'silent');
 

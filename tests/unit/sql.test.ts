@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identifier, inList, literal, parseMigration, sql } from '#shared/store';
+import { identifier, inList, literal, parseMigration, sql } from '#platform/store';
 
 describe('SQL escaping (the only place values become SQL)', () => {
   it('quotes strings, escaping quotes and backslashes', () => {

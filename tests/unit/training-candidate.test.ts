@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDriftReference } from '#shared/drift';
-import { SentimentEngine, readModelFolder } from '#shared/model';
+import { loadDriftReference } from '#domain/drift';
+import { SentimentEngine, readModelFolder } from '#domain/model';
 import {
   CandidateFolderError,
   type CandidateFolder,
@@ -16,7 +16,7 @@ import {
   readLabelledReference,
   readOnnxHead,
   trainHead,
-} from '#shared/training';
+} from '../../services/retrainer/training/index.ts';
 
 const BOOTSTRAP = 'models/sentiment-compact';
 const scratch = mkdtempSync(join(tmpdir(), 'training-candidate-'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '#shared/drift';
+import { mulberry32 } from '#platform/common';
 import {
   HeadTrainingError,
   type LabelledEmbeddings,
@@ -13,7 +13,7 @@ import {
   stratifiedSample,
   stratifiedSplit,
   trainHead,
-} from '#shared/training';
+} from '../../services/retrainer/training/index.ts';
 
 function randomHead(inputDim: number, hiddenDim: number, classes: number, seed: number): TanhHead {
   const random = mulberry32(seed);

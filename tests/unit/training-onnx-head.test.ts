@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '#shared/drift';
-import { keepOnlyOutputs } from '#shared/model';
+import { mulberry32 } from '#platform/common';
+import { keepOnlyOutputs } from '#domain/model';
 import {
   HeadShapeError,
   OnnxHeadError,
@@ -12,7 +12,7 @@ import {
   headLogits,
   readOnnxHead,
   writeOnnxHead,
-} from '#shared/training';
+} from '../../services/retrainer/training/index.ts';
 
 const { onnx } = onnxProto;
 const BOOTSTRAP_ONNX = 'models/sentiment-compact/onnx/model.onnx';

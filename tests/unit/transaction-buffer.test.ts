@@ -9,14 +9,14 @@ import {
   type OutgoingEvent,
   type RawOutgoing,
   chunkBySize,
-} from '#shared/kafka';
+} from '#platform/kafka';
 import {
   type ConsumedEvent,
   type HandlerContext,
   TransactionBuffer,
   isCoordinatorMovedError,
-} from '#shared/runner';
-import { EventCodec, type Review, type RegistryClient, loadCatalogue } from '#shared/serde';
+} from '#platform/runner';
+import { EventCodec, type Review, type RegistryClient, loadCatalogue } from '#platform/serde';
 
 const registry: RegistryClient = {
   register: async () => 7,

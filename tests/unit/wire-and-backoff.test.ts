@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UndecodableMessageError, backoffDelay } from '#shared/common';
-import { frame, parseFrame } from '#shared/serde';
+import { UndecodableMessageError, backoffDelay } from '#platform/common';
+import { frame, parseFrame } from '#platform/serde';
 
 describe('Confluent wire format', () => {
   it('frames with magic byte 0 and a big-endian schema id', () => {

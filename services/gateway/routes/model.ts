@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { ModelInfo } from '#shared/model';
+import type { ModelInfo } from '#domain/model';
 import { apiKeySecurity } from './docs.ts';
 import { errorResponses, sendError } from './errors.ts';
 

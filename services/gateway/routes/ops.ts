@@ -10,7 +10,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
-import type { ModelInfo } from '#shared/model';
+import type { ModelInfo } from '#domain/model';
 import type { PublisherStatus } from '../publisher.ts';
 import { errorSchema } from './errors.ts';
 

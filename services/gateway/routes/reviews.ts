@@ -11,8 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { OutgoingEvent } from '#shared/kafka';
-import type { Sentiment } from '#shared/serde';
+import type { OutgoingEvent } from '#platform/kafka';
+import type { Sentiment } from '#platform/serde';
 import { hasScope } from '../api-keys.ts';
 import { RATE_LIMITED } from '../security.ts';
 import { apiKeySecurity } from './docs.ts';

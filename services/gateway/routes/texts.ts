@@ -1,9 +1,9 @@
 /**
  * The rule every text the gateway accepts follows: the one inference applies
- * (#shared/scoring checkText), so what is accepted here can be scored there. JSON schemas
+ * (#domain/scoring checkText), so what is accepted here can be scored there. JSON schemas
  * bound the count; this checks each text's content and UTF-8 size.
  */
-import { checkText } from '#shared/scoring';
+import { checkText } from '#domain/scoring';
 import { badRequest } from './errors.ts';
 
 export interface TextLimits {

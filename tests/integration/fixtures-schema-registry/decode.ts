@@ -5,7 +5,7 @@
  *   SCHEMA_REGISTRY_URL=http://... MESSAGE_HEX=00000000... node --import tsx decode.ts
  */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { parseConfig, stringField, urlField } from '#shared/common';
+import { parseConfig, stringField, urlField } from '#platform/common';
 
 const config = parseConfig(
   {

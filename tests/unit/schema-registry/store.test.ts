@@ -1,7 +1,7 @@
 /** The file store: one JSON file, atomic writes, validated on load; and the server config. */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '#shared/common';
+import { parseConfig } from '#platform/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registryConfigSchema, registryUrl } from '../../../infra/schema-registry/config.ts';
 import {

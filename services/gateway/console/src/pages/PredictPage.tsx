@@ -277,7 +277,7 @@ function CsvScoring() {
   return (
     <Card withBorder radius="md" component="section" aria-labelledby="csv-heading">
       <Title order={3} size="h4" id="csv-heading" mb="sm">
-        CSV file
+        Batch scoring
       </Title>
       <Stack gap="sm">
         <Text size="sm" c="dimmed">
@@ -294,6 +294,7 @@ function CsvScoring() {
             onChange={(chosen) => void chooseFile(chosen)}
             disabled={running}
             data-testid="csv-file"
+            fileInputProps={{ 'data-testid': 'csv-file-input' } as React.ComponentProps<'input'>}
           />
           <Select
             label="Text column"
