@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import {
   Alert,
   AppShell,
@@ -69,7 +69,7 @@ function WhoAmIPanel({
   }
   if (error !== null) {
     return (
-      <Alert color="red" title="API key refused" data-testid="whoami-error" p="xs">
+      <Alert color="red" title="Key not accepted" data-testid="whoami-error" p="xs">
         {error}
       </Alert>
     );
@@ -102,14 +102,34 @@ export function App() {
   const route = useHashRoute();
   const key = useApiKey();
   const [navOpened, setNavOpened] = useState(false);
+  const main = useRef<HTMLElement>(null);
+  const firstRoute = useRef(true);
+  useEffect(() => {
+    const page = PAGES.find((candidate) => candidate.route === route);
+    document.title = `${page?.label ?? 'Console'} · Sentiment console`;
+    // After navigation, keyboard and screen-reader users start at the new page's content.
+    if (firstRoute.current) firstRoute.current = false;
+    else main.current?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }, [route]);
   const who = useLoad((signal) => (key === '' ? Promise.resolve(null) : api.whoami(signal)));
   const whoami = key === '' ? null : who.data;
   return (
     <AppShell
       header={{ height: 60 }}
       navbar={{ width: 240, breakpoint: 'sm', collapsed: { mobile: !navOpened } }}
-      padding={{ base: 'sm', sm: 'md' }}
+      padding={{ base: 'xs', sm: 'md' }}
     >
+      <a
+        href="#console-main"
+        className="skip-link"
+        onClick={(event) => {
+          event.preventDefault();
+          main.current?.focus();
+        }}
+      >
+        Skip to content
+      </a>
       <AppShell.Header>
         <Group h="100%" px="md" gap="sm" wrap="nowrap" justify="space-between">
           <Group gap="sm" wrap="nowrap">
@@ -153,7 +173,7 @@ export function App() {
           ))}
         </AppShell.Section>
       </AppShell.Navbar>
-      <AppShell.Main>
+      <AppShell.Main ref={main} id="console-main" tabIndex={-1} style={{ outline: 'none' }}>
         {/* Predict stays mounted so a CSV run and its results survive visits to other pages. */}
         <div hidden={route !== 'predict'}>
           <PredictPage />

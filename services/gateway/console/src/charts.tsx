@@ -15,7 +15,7 @@ import {
   XAxis,
   YAxis,
 } from 'recharts';
-import { formatClock, formatNumber } from './format.ts';
+import { formatClock, formatDateTime, formatHourMinute, formatNumber } from './format.ts';
 
 const PALETTE = ['#4263eb', '#0ca678', '#f76707', '#ae3ec9', '#1098ad', '#e03131', '#66a80f'];
 const LABEL_COLORS: Record<string, string> = { NEGATIVE: '#e03131', POSITIVE: '#0ca678' };
@@ -103,6 +103,22 @@ export function ThroughputChart({
   );
 }
 
+/** Round tick values from 0 to at least `max` (about four steps of 1, 2, 2.5 or 5 × 10^n). */
+export function niceTicks(max: number): number[] {
+  if (!(max > 0) || !Number.isFinite(max)) return [0, 1];
+  const rough = max / 4;
+  const magnitude = 10 ** Math.floor(Math.log10(rough));
+  const step =
+    [1, 2, 2.5, 5, 10]
+      .map((factor) => factor * magnitude)
+      .find((candidate) => candidate >= rough) ?? 10 * magnitude;
+  const ticks: number[] = [];
+  for (let index = 0; ticks.at(-1) === undefined || ticks.at(-1)! < max; index += 1) {
+    ticks.push(Number((index * step).toPrecision(12)));
+  }
+  return ticks;
+}
+
 export interface DistanceDatum {
   time: number;
   value: number;
@@ -123,6 +139,7 @@ export function DistanceChart({
 }) {
   const latest = data.at(-1)?.threshold;
   const thresholdVaries = data.some((datum) => datum.threshold !== latest);
+  const ticks = niceTicks(Math.max(...data.flatMap((datum) => [datum.value, datum.threshold])));
   return (
     <LineChart responsive style={CHART_STYLE} data={data} margin={MARGIN} title={title} desc={desc}>
       <CartesianGrid strokeDasharray="3 3" />
@@ -131,13 +148,19 @@ export function DistanceChart({
         type="number"
         scale="time"
         domain={['dataMin', 'dataMax']}
-        tickFormatter={formatClock}
+        tickFormatter={formatHourMinute}
         fontSize={12}
         minTickGap={24}
       />
-      <YAxis fontSize={12} width={48} tickFormatter={(value: number) => formatNumber(value, 2)} />
+      <YAxis
+        fontSize={12}
+        width={48}
+        domain={[0, ticks.at(-1) ?? 1]}
+        ticks={ticks}
+        tickFormatter={(value: number) => formatNumber(value, 3)}
+      />
       <Tooltip
-        labelFormatter={(value) => formatClock(Number(value))}
+        labelFormatter={(value) => formatDateTime(Number(value))}
         formatter={(value) => formatNumber(Number(value), 4)}
       />
       <Legend />
@@ -166,7 +189,6 @@ export function DistanceChart({
           y={latest}
           stroke="#e03131"
           strokeDasharray="6 4"
-          ifOverflow="extendDomain"
           label={{
             value: `threshold ${formatNumber(latest, 3)}`,
             position: 'insideTopRight',

@@ -48,7 +48,11 @@ export function parseCsvText(text: string): ParsedCsv {
   }
   const problem = parsed.errors.find((error) => error.code !== 'UndetectableDelimiter');
   if (problem) {
-    const where = problem.row === undefined ? 'the file' : `row ${problem.row + 1}`;
+    // Papaparse counts quote errors' rows from the header (row 0), other errors' from the
+    // first data row.
+    const row =
+      problem.row === undefined ? undefined : problem.row + (problem.type === 'Quotes' ? 0 : 1);
+    const where = row === undefined ? 'the file' : row === 0 ? 'the header row' : `row ${row}`;
     throw new CsvError(`${where}: ${problem.message}`);
   }
   const rows = parsed.data;

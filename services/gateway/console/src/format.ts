@@ -14,6 +14,23 @@ const dateTime = new Intl.DateTimeFormat('en-GB', {
   second: '2-digit',
 });
 
+const hourMinute = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
+const shortDateTime = new Intl.DateTimeFormat('en-GB', {
+  month: 'short',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+});
+
+export function formatHourMinute(ms: number): string {
+  return Number.isFinite(ms) ? hourMinute.format(ms) : '';
+}
+
+/** Day, month and time to the minute: for tables where space is short. */
+export function formatShortDateTime(ms: number): string {
+  return Number.isFinite(ms) ? shortDateTime.format(ms) : '—';
+}
+
 export function formatClock(ms: number): string {
   return Number.isFinite(ms) ? clock.format(ms) : '';
 }

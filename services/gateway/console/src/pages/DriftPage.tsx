@@ -15,7 +15,7 @@ import {
 import { api } from '../api.ts';
 import { ChartFrame, DistanceChart } from '../ChartFrame.tsx';
 import { ConnectionBadge } from '../ConnectionBadge.tsx';
-import { formatDateTime, formatDuration, formatNumber } from '../format.ts';
+import { formatDateTime, formatDuration, formatNumber, formatShortDateTime } from '../format.ts';
 import { useEventStream, useLoad } from '../hooks.ts';
 import type { DriftCheck, DriftEpisode, DriftEvent } from '../types.ts';
 
@@ -192,6 +192,7 @@ export function DriftPage() {
           value={version}
           onChange={setChosenVersion}
           allowDeselect={false}
+          comboboxProps={{ keepMounted: false }}
           placeholder={versions.length === 0 ? 'No versions yet' : 'Choose a version'}
           w={{ base: '100%', xs: 220 }}
           data-testid="drift-version"
@@ -202,6 +203,7 @@ export function DriftPage() {
           value={segment}
           onChange={setChosenSegment}
           allowDeselect={false}
+          comboboxProps={{ keepMounted: false }}
           placeholder={segments.length === 0 ? 'No segments yet' : 'Choose a segment'}
           w={{ base: '100%', xs: 220 }}
           data-testid="drift-segment"
@@ -263,8 +265,8 @@ export function DriftPage() {
           />
         </ChartFrame>
       </SimpleGrid>
-      <SimpleGrid cols={{ base: 1, lg: 2 }}>
-        <Card withBorder radius="md">
+      <SimpleGrid cols={{ base: 1, xl: 2 }}>
+        <Card className="console-card" withBorder radius="md">
           <Title order={3} size="h5" mb="sm" id="drift-timeline-heading">
             State changes
           </Title>
@@ -274,7 +276,7 @@ export function DriftPage() {
             </Text>
           ) : (
             <Timeline
-              active={0}
+              active={timeline.length - 1}
               bulletSize={14}
               lineWidth={2}
               data-testid="drift-timeline"
@@ -301,7 +303,7 @@ export function DriftPage() {
             </Timeline>
           )}
         </Card>
-        <Card withBorder radius="md">
+        <Card className="console-card" withBorder radius="md">
           <Title order={3} size="h5" mb="sm" id="drift-episodes-heading">
             Drift episodes
           </Title>
@@ -351,17 +353,19 @@ function EpisodeRow({ episode, selected }: { episode: DriftEpisode; selected: bo
     >
       <Table.Td>{episode.modelVersion}</Table.Td>
       <Table.Td>{episode.segment}</Table.Td>
-      <Table.Td>{formatDateTime(episode.startTime)}</Table.Td>
-      <Table.Td>
+      <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatShortDateTime(episode.startTime)}</Table.Td>
+      <Table.Td style={{ whiteSpace: 'nowrap' }}>
         {end === null ? (
           <Badge color="red" variant="light">
             ongoing
           </Badge>
         ) : (
-          formatDateTime(end)
+          formatShortDateTime(end)
         )}
       </Table.Td>
-      <Table.Td>{formatDuration((end ?? Date.now()) - episode.startTime)}</Table.Td>
+      <Table.Td style={{ whiteSpace: 'nowrap' }}>
+        {formatDuration((end ?? Date.now()) - episode.startTime)}
+      </Table.Td>
     </Table.Tr>
   );
 }

@@ -133,7 +133,7 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
       <Text size="sm" c="dimmed" id="admin-explanation" data-testid="admin-explanation">
         {admin
           ? 'Signed in with an admin key: promote, roll back and retrain are enabled.'
-          : `Promote, roll back and retrain ${NEEDS_ADMIN}; set one in the header.`}{' '}
+          : `Promote, roll back and retrain: ${NEEDS_ADMIN} (set one in the header).`}{' '}
         Production: <strong data-testid="production-version">{production ?? 'none'}</strong>
       </Text>
       {models.error !== null && (
@@ -141,7 +141,7 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
           {models.error}
         </Alert>
       )}
-      <Card withBorder radius="md" padding="sm">
+      <Card className="console-card" withBorder radius="md" padding="sm">
         <Title order={3} size="h5" mb="xs" id="versions-heading">
           Versions
         </Title>
@@ -187,7 +187,7 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
           </Table>
         </Table.ScrollContainer>
       </Card>
-      <Card withBorder radius="md">
+      <Card className="console-card" withBorder radius="md">
         <Title order={3} size="h5" mb="sm" id="decisions-heading">
           Promotion log
         </Title>
@@ -202,6 +202,7 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
           </Text>
         ) : (
           <Timeline
+            active={log.length - 1}
             bulletSize={14}
             lineWidth={2}
             data-testid="decisions-timeline"

@@ -78,7 +78,7 @@ export function PipelinePage() {
         />
       </ChartFrame>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
-        <Card withBorder radius="md">
+        <Card className="console-card" withBorder radius="md">
           <Title order={3} size="h5" mb="xs" id="lag-heading">
             Consumer lag
           </Title>
@@ -116,7 +116,7 @@ export function PipelinePage() {
             </Table>
           </Table.ScrollContainer>
         </Card>
-        <Card withBorder radius="md">
+        <Card className="console-card" withBorder radius="md">
           <Title order={3} size="h5" mb="xs" id="dlq-heading">
             Dead letters
           </Title>

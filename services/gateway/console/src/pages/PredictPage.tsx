@@ -67,7 +67,13 @@ function SinglePredict() {
 
   const result = answer?.results[0];
   return (
-    <Card withBorder radius="md" component="section" aria-labelledby="single-heading">
+    <Card
+      className="console-card"
+      withBorder
+      radius="md"
+      component="section"
+      aria-labelledby="single-heading"
+    >
       <Title order={3} size="h4" id="single-heading" mb="sm">
         One text
       </Title>
@@ -275,7 +281,13 @@ function CsvScoring() {
   const canScore = columnCheck !== null && 'texts' in columnCheck && !running;
 
   return (
-    <Card withBorder radius="md" component="section" aria-labelledby="csv-heading">
+    <Card
+      className="console-card"
+      withBorder
+      radius="md"
+      component="section"
+      aria-labelledby="csv-heading"
+    >
       <Title order={3} size="h4" id="csv-heading" mb="sm">
         Batch scoring
       </Title>
@@ -308,6 +320,7 @@ function CsvScoring() {
             }}
             disabled={csv === null || running}
             allowDeselect={false}
+            comboboxProps={{ keepMounted: false }}
             data-testid="csv-column"
           />
         </SimpleGrid>
@@ -473,8 +486,15 @@ function CsvResults({ rows }: { rows: ScoredRow[] }) {
           />
         </ChartFrame>
       </SimpleGrid>
-      <Table.ScrollContainer minWidth={560}>
-        <Table striped highlightOnHover data-testid="csv-results" aria-label="Predictions">
+      <Table.ScrollContainer minWidth={0}>
+        <Table
+          striped
+          highlightOnHover
+          horizontalSpacing={8}
+          fz="sm"
+          data-testid="csv-results"
+          aria-label="Predictions"
+        >
           <Table.Thead>
             <Table.Tr>
               {SORT_COLUMNS.map((column) => {
@@ -482,6 +502,7 @@ function CsvResults({ rows }: { rows: ScoredRow[] }) {
                 return (
                   <Table.Th
                     key={column.key}
+                    w={column.key === 'text' ? '100%' : undefined}
                     aria-sort={active ? (sort.descending ? 'descending' : 'ascending') : 'none'}
                   >
                     <UnstyledButton
@@ -502,19 +523,26 @@ function CsvResults({ rows }: { rows: ScoredRow[] }) {
               <Table.Tr key={row.row} data-testid="csv-row" data-row={row.row}>
                 <Table.Td>{row.row}</Table.Td>
                 <Table.Td className="cell-text">
-                  <Text size="sm" lineClamp={2} title={row.text}>
+                  <Text size="sm" lineClamp={3} title={row.text}>
                     {row.text}
                   </Text>
                 </Table.Td>
                 <Table.Td>
-                  <Badge color={LABEL_COLOR[row.label]} variant="light">
-                    {row.label}
-                  </Badge>
-                  {row.truncated && (
-                    <Badge color="yellow" variant="outline" ml={4} title="The text was truncated">
-                      truncated
+                  <Group gap={4}>
+                    <Badge color={LABEL_COLOR[row.label]} variant="light" size="sm">
+                      {row.label}
                     </Badge>
-                  )}
+                    {row.truncated && (
+                      <Badge
+                        color="yellow"
+                        variant="outline"
+                        size="sm"
+                        title="The text was truncated"
+                      >
+                        truncated
+                      </Badge>
+                    )}
+                  </Group>
                 </Table.Td>
                 <Table.Td>{formatNumber(row.confidence, 4)}</Table.Td>
               </Table.Tr>
