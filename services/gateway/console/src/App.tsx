@@ -13,7 +13,7 @@ import {
   Title,
 } from '@mantine/core';
 import { api, setApiKey } from './api.ts';
-import { type Route, useApiKey, useHashRoute, useLoad } from './hooks.ts';
+import { type Route, useApiKey, useHashRoute, useLoad, useSettledApiKey } from './hooks.ts';
 import { DriftPage } from './pages/DriftPage.tsx';
 import { ModelsPage } from './pages/ModelsPage.tsx';
 import { PipelinePage } from './pages/PipelinePage.tsx';
@@ -87,7 +87,7 @@ function WhoAmIPanel({
       <Text size="sm">
         Signed in as <strong data-testid="whoami-name">{whoami.name}</strong>
       </Text>
-      <Group gap={4} aria-label="Scopes">
+      <Group gap={4} role="group" aria-label="Scopes">
         {whoami.scopes.map((scope) => (
           <Badge key={scope} size="sm" variant="light" color={scope === 'admin' ? 'grape' : 'gray'}>
             {scope}
@@ -100,7 +100,7 @@ function WhoAmIPanel({
 
 export function App() {
   const route = useHashRoute();
-  const key = useApiKey();
+  const key = useSettledApiKey();
   const [navOpened, setNavOpened] = useState(false);
   const main = useRef<HTMLElement>(null);
   const firstRoute = useRef(true);

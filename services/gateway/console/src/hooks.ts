@@ -14,6 +14,22 @@ export function useApiKey(): string {
   return useSyncExternalStore(subscribeApiKey, getApiKey);
 }
 
+/**
+ * The API key once it has stayed the same for `delayMs`: what loads and event streams follow,
+ * so typing a key does not send a request per keystroke. (Requests themselves always carry the
+ * key of the moment.)
+ */
+export function useSettledApiKey(delayMs = 300): string {
+  const key = useApiKey();
+  const [settled, setSettled] = useState(key);
+  useEffect(() => {
+    if (key === settled) return;
+    const timer = window.setTimeout(() => setSettled(key), delayMs);
+    return () => window.clearTimeout(timer);
+  }, [key, settled, delayMs]);
+  return settled;
+}
+
 export const ROUTES = ['predict', 'pipeline', 'drift', 'models'] as const;
 export type Route = (typeof ROUTES)[number];
 
@@ -50,7 +66,7 @@ export function useEventStream(
   event: string,
   onMessage: (data: unknown) => void,
 ): { state: SseState; error: string | null } {
-  const key = useApiKey();
+  const key = useSettledApiKey();
   const handler = useLatest(onMessage);
   const [status, setStatus] = useState<{ state: SseState; error: string | null }>({
     state: 'connecting',
@@ -78,7 +94,7 @@ export interface Loaded<T> {
 }
 
 /**
- * Loads `load()` on mount, whenever the API key or `deps` change, and on `reload()`; an
+ * Loads `load()` on mount, whenever the (settled) API key or `deps` change, and on `reload()`; an
  * earlier load still running is aborted. A reload keeps the last data shown while it runs
  * (and if it fails); a new API key drops data loaded with the previous one.
  */
@@ -86,7 +102,7 @@ export function useLoad<T>(
   load: (signal: AbortSignal) => Promise<T>,
   deps: readonly unknown[] = [],
 ): Loaded<T> {
-  const key = useApiKey();
+  const key = useSettledApiKey();
   const loader = useLatest(load);
   const [generation, setGeneration] = useState(0);
   const [state, setState] = useState<{

@@ -2,7 +2,9 @@
  * Server-sent events over fetch: EventSource cannot send an Authorization header, so this
  * reads `text/event-stream` from a ReadableStream, parses `event:` / `data:` / `id:` /
  * `retry:` lines (https://html.spec.whatwg.org/multipage/server-sent-events.html), and
- * reconnects with exponential backoff (sending Last-Event-ID) until its signal aborts.
+ * reconnects with exponential backoff (sending Last-Event-ID) until its signal aborts. A
+ * connection silent for longer than idleTimeoutMs (the gateway sends a `: ping` every 15 s) is
+ * taken for dead and replaced.
  */
 import { authHeaders, errorFromResponse, isAbort, messageOf, networkError } from './api.ts';
 
@@ -83,6 +85,8 @@ export interface SseOptions {
   signal: AbortSignal;
   minDelayMs?: number;
   maxDelayMs?: number;
+  /** Default 45000: three missed heartbeats. */
+  idleTimeoutMs?: number;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -99,7 +103,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Reads the stream until `signal` aborts; never throws. */
 export async function runSse(options: SseOptions): Promise<void> {
-  const { signal, minDelayMs = 1000, maxDelayMs = 30_000 } = options;
+  const { signal, minDelayMs = 1000, maxDelayMs = 30_000, idleTimeoutMs = 45_000 } = options;
   const parser = new SseParser();
   let failures = 0;
   let first = true;
@@ -107,6 +111,19 @@ export async function runSse(options: SseOptions): Promise<void> {
   while (!signal.aborted) {
     options.onState(first ? 'connecting' : 'reconnecting', error);
     first = false;
+    // Aborted when the page goes away (signal) or the connection falls silent (watchdog).
+    const connection = new AbortController();
+    const stopFollowing = () => connection.abort();
+    signal.addEventListener('abort', stopFollowing, { once: true });
+    let watchdog: number | undefined;
+    let silent = false;
+    const arm = () => {
+      window.clearTimeout(watchdog);
+      watchdog = window.setTimeout(() => {
+        silent = true;
+        connection.abort();
+      }, idleTimeoutMs);
+    };
     try {
       const headers: Record<string, string> = {
         accept: 'text/event-stream',
@@ -115,7 +132,12 @@ export async function runSse(options: SseOptions): Promise<void> {
       if (parser.lastEventId !== null) headers['last-event-id'] = parser.lastEventId;
       let response: Response;
       try {
-        response = await fetch(options.path, { headers, signal, cache: 'no-store' });
+        arm();
+        response = await fetch(options.path, {
+          headers,
+          signal: connection.signal,
+          cache: 'no-store',
+        });
       } catch (fetchError) {
         throw networkError(fetchError);
       }
@@ -129,6 +151,7 @@ export async function runSse(options: SseOptions): Promise<void> {
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
+          arm();
           for (const message of parser.push(value)) {
             if (message.event !== options.event) continue;
             let data: unknown;
@@ -145,8 +168,15 @@ export async function runSse(options: SseOptions): Promise<void> {
       }
       error = 'the server closed the stream';
     } catch (caught) {
-      if (isAbort(caught) || signal.aborted) return;
-      error = messageOf(caught);
+      if (signal.aborted) return;
+      error = silent
+        ? `no data for ${Math.round(idleTimeoutMs / 1000)} s`
+        : isAbort(caught)
+          ? 'the connection was aborted'
+          : messageOf(caught);
+    } finally {
+      window.clearTimeout(watchdog);
+      signal.removeEventListener('abort', stopFollowing);
     }
     failures += 1;
     const base = parser.retryMs ?? minDelayMs;

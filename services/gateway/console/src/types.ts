@@ -62,6 +62,9 @@ export interface DriftEvent {
   state: DriftState;
   previousState: string | null;
   predictionDriftState: string;
+  /** Sent by the gateway's drift feed; not every event has them. */
+  episodeId?: string | null;
+  reason?: string | null;
 }
 
 export interface ModelVersion {

@@ -51,6 +51,7 @@ interface TimelineEntry {
   state: string;
   previousState: string | null;
   predictionState: string;
+  reason: string | null;
   source: 'check' | 'event';
 }
 
@@ -129,19 +130,21 @@ export function DriftPage() {
 
   const lastCheck = selected.at(-1);
   const lastEvent = selectedEvents.at(-1);
-  const current: { state: string; predictionState: string; time: number } | null = lastEvent
-    ? {
-        state: lastEvent.state,
-        predictionState: lastEvent.predictionDriftState,
-        time: lastEvent.eventTime,
-      }
-    : lastCheck
+  // The newer of the last event and the last check (the feed replays recent events on connect).
+  const current: { state: string; predictionState: string; time: number } | null =
+    lastEvent !== undefined && (lastCheck === undefined || lastEvent.eventTime >= lastCheck.time)
       ? {
-          state: lastCheck.inputState,
-          predictionState: lastCheck.predictionState,
-          time: lastCheck.time,
+          state: lastEvent.state,
+          predictionState: lastEvent.predictionDriftState,
+          time: lastEvent.eventTime,
         }
-      : null;
+      : lastCheck !== undefined
+        ? {
+            state: lastCheck.inputState,
+            predictionState: lastCheck.predictionState,
+            time: lastCheck.time,
+          }
+        : null;
 
   const timeline = useMemo(
     () => stateTimeline(selected, selectedEvents),
@@ -298,6 +301,9 @@ export function DriftPage() {
                     {formatDateTime(entry.time)} · predictions {entry.predictionState}
                     {entry.source === 'event' ? ' · live' : ''}
                   </Text>
+                  {entry.reason !== null && entry.reason !== '' && (
+                    <Text size="sm">{entry.reason}</Text>
+                  )}
                 </Timeline.Item>
               ))}
             </Timeline>
@@ -386,6 +392,7 @@ function stateTimeline(checks: DriftCheck[], events: DriftEvent[]): TimelineEntr
         state: check.inputState,
         previousState: previous,
         predictionState: check.predictionState,
+        reason: null,
         source: 'check',
       });
       previous = check.inputState;
@@ -406,6 +413,7 @@ function stateTimeline(checks: DriftCheck[], events: DriftEvent[]): TimelineEntr
       state: event.state,
       previousState: event.previousState,
       predictionState: event.predictionDriftState,
+      reason: event.reason ?? null,
       source: 'event',
     });
   }

@@ -123,6 +123,7 @@ function SinglePredict() {
           <Progress.Root
             size={24}
             data-testid="single-probability"
+            role="group"
             aria-label="Class probabilities"
           >
             <Progress.Section
