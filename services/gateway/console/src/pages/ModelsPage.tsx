@@ -208,9 +208,11 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
             data-testid="decisions-timeline"
             aria-labelledby="decisions-heading"
           >
-            {log.map((decision) => (
-              <DecisionItem key={decision.decisionId} decision={decision} />
-            ))}
+            {log.map((decision) =>
+              // A Timeline.Item itself (not a component around one): Timeline marks its direct
+              // children active.
+              decisionItem(decision),
+            )}
           </Timeline>
         )}
       </Card>
@@ -298,10 +300,11 @@ function VersionRow({
   );
 }
 
-function DecisionItem({ decision }: { decision: Decision }) {
+function decisionItem(decision: Decision) {
   const score = (value: number | null) => (value === null ? '—' : formatNumber(value, 4));
   return (
     <Timeline.Item
+      key={decision.decisionId}
       color={DECISION_COLOR[decision.decision.toUpperCase()] ?? 'gray'}
       title={`${decision.decision} ${decision.candidateVersion}`}
       data-testid="decision-item"
