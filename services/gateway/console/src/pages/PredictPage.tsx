@@ -1,4 +1,4 @@
-import { type FormEvent, useMemo, useRef, useState } from 'react';
+import { type ComponentProps, type FormEvent, useMemo, useRef, useState } from 'react';
 import {
   Alert,
   Badge,
@@ -307,7 +307,7 @@ function CsvScoring() {
             onChange={(chosen) => void chooseFile(chosen)}
             disabled={running}
             data-testid="csv-file"
-            fileInputProps={{ 'data-testid': 'csv-file-input' } as React.ComponentProps<'input'>}
+            fileInputProps={{ 'data-testid': 'csv-file-input' } as ComponentProps<'input'>}
           />
           <Select
             label="Text column"
