@@ -38,7 +38,7 @@ fuzz-tools:     ## the fuzzers' pinned Python tooling in var/venv-fuzz (schemath
 # docker-compose.yml has no default passwords (make compose-secrets writes them into .env):
 # `check` validates it with every one it requires set to a placeholder.
 COMPOSE_PLACEHOLDER_PASSWORDS = $(foreach name,CLICKHOUSE CLICKHOUSE_ANALYST CLICKHOUSE_GRAFANA \
-  CLICKHOUSE_LOGGER CLICKHOUSE_DRIFT CLICKHOUSE_RETRAINER CLICKHOUSE_PROMOTER GRAFANA_ADMIN,$(name)_PASSWORD=placeholder)
+  CLICKHOUSE_LOGGER CLICKHOUSE_DRIFT CLICKHOUSE_RETRAINER CLICKHOUSE_PROMOTER CLICKHOUSE_CONSOLE GRAFANA_ADMIN,$(name)_PASSWORD=placeholder)
 
 check: install  ## static checks run by CI
 	npm run --silent gen:check

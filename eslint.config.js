@@ -104,16 +104,21 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
-  {
-    // A service never imports another service's files, nor shared code past its entry point.
-    files: ['services/*/**/*.ts'],
+  // A service never imports another service's files, nor shared code past its entry point.
+  // Relative paths that leave the service's folder depend on how deep the importing file is.
+  ...[
+    { files: ['services/*/*.ts'], leave: '../*/**' },
+    { files: ['services/*/*/*.ts'], leave: '../../*/**' },
+    { files: ['services/*/*/*/**/*.ts'], leave: '../../../*/**' },
+  ].map(({ files, leave }) => ({
+    files,
     ignores: ['services/platform/**', 'services/domain/**'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['../*/**'], message: 'services must not import each other' },
+            { group: [leave], message: 'services must not import each other' },
             {
               group: ['**/platform/**', '**/domain/**'],
               message: 'import shared code through #platform/<layer> or #domain/<part>',
@@ -122,7 +127,7 @@ export default tseslint.config(
         },
       ],
     },
-  },
+  })),
   {
     // Tools and tests use shared code and the retrainer's training library through their entry
     // points only; a service's own modules are what its unit tests test.

@@ -43,7 +43,8 @@ KAFKA_DIR="$STACK_DIR/kafka"
 REGISTRY_DIR="$STACK_DIR/schema-registry"
 PID_DIR="$STACK_DIR/pids"
 LOG_DIR="$STACK_DIR/logs"
-APT_PACKAGES=(clickhouse-server clickhouse-client make docker-compose)
+# chromium: the web console's end-to-end tests drive it through playwright-core (never a downloaded browser).
+APT_PACKAGES=(clickhouse-server clickhouse-client make docker-compose chromium)
 # Kafka's runtime (Java 17+; the JDK, as infra/kafka/ScramUsers.java runs from source) and
 # the tool that fetches it; installed only when missing.
 JAVA_APT_PACKAGES=(openjdk-17-jdk-headless maven)
@@ -130,7 +131,12 @@ service_env() { # service_env <name>
   case "$name" in
     # The signing key only where deployments are decided (docs/security.md).
     promoter) printf '%s\n' "DEPLOYMENT_SIGNING_KEY_FILE=$STACK_DIR/secrets/deployment-signing.key" ;;
-    gateway) printf '%s\n' "GATEWAY_API_KEYS_FILE=$STACK_DIR/secrets/api-keys.json" ;;
+    # The web console: its own Kafka principal, ClickHouse reads, and (local stack only) the
+    # signing key for its admin promote and roll back (docs/security.md).
+    gateway) printf '%s\n' "GATEWAY_API_KEYS_FILE=$STACK_DIR/secrets/api-keys.json" \
+      "CONSOLE_ENABLED=${CONSOLE_ENABLED:-true}" \
+      "CONSOLE_KAFKA_PASSWORD_FILE=$STACK_DIR/secrets/kafka/console.password" \
+      "CONSOLE_SIGNING_KEY_FILE=$STACK_DIR/secrets/deployment-signing.key" ;;
     retrainer) printf '%s\n' "RETRAIN_WORK_DIR=$STACK_DIR/retrainer" ;;
   esac
 }

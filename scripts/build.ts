@@ -6,7 +6,9 @@
  *      source maps, in the sources' layout;
  *   2. the assets that code reads, copied beside it in the same layout (common/paths.ts):
  *      topics/catalogue.json, schemas/*.avsc, infra/clickhouse/migrations/*.sql;
- *   3. OUT/package.json: ESM, and the `#platform/*` and `#domain/*` imports maps pointing at the compiled
+ *   3. the web console (services/gateway/console, Vite) as static files in OUT/console, which
+ *      the gateway serves at /console/;
+ *   4. OUT/package.json: ESM, and the `#platform/*` and `#domain/*` imports maps pointing at the compiled
  *      modules (the repository's maps it to the sources).
  * Models, data and state are not part of the build: services find them through config.
  * A build outside the repository (the integration tests') gets a link to the repository's
@@ -17,7 +19,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -37,6 +39,26 @@ export function build(out: string, log: (line: string) => void = console.log): v
     cpSync(join(ROOT, asset), join(out, asset), { recursive: true });
   }
   log(`build: assets copied (${ASSETS.join(', ')})`);
+  log('build: the web console (vite build) into console/');
+  // vite's bin is not among its package exports; its package.json is.
+  const vite = join(
+    dirname(createRequire(import.meta.url).resolve('vite/package.json')),
+    'bin/vite.js',
+  );
+  execFileSync(
+    process.execPath,
+    [
+      vite,
+      'build',
+      '--config',
+      'services/gateway/console/vite.config.ts',
+      '--outDir',
+      join(out, 'console'),
+      '--logLevel',
+      'warn',
+    ],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
   const source = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     name: string;
     version: string;

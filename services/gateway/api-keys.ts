@@ -16,13 +16,15 @@
  *
  * Scopes: `predict` (POST /v1/predict, GET /v1/model), `submit` (POST /v1/reviews),
  * `label` (reviews that carry `ground_truth`: labels steer retraining, so they need more
- * trust than submitting text), `admin` (everything, and /metrics from off the host).
+ * trust than submitting text), `read` (the console's views: pipeline, drift, models; no
+ * changes), `admin` (everything: also the console's promote, roll back and retrain, and
+ * /metrics from off the host).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AppError, fileStamp } from '#platform/common';
 
-export const SCOPES = ['predict', 'submit', 'label', 'admin'] as const;
+export const SCOPES = ['predict', 'submit', 'label', 'read', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiKeyRecord {

@@ -4,6 +4,7 @@
  *   POST /v1/reviews   {reviews: [{text, source?, review_id?, ground_truth?}]} -> 202 {ids}
  *   GET  /v1/model, /health (liveness), /ready (model loaded and Kafka connected),
  *        /metrics (Prometheus), /docs (OpenAPI)
+ *   /console/ and /v1/console/* when the console is configured (routes/console*.ts)
  *
  * This module owns the server options (body limit, schema validation, logging, the raw 400
  * for malformed HTTP) and the composition; each concern is a plugin of its own:
@@ -23,6 +24,8 @@ import type { OutgoingEvent } from '#platform/kafka';
 import type { ModelInfo, ScoredBatch } from '#domain/model';
 import type { PublisherStatus } from './publisher.ts';
 import { openApiPlugin } from './routes/docs.ts';
+import { consoleAssetsRoutes } from './routes/console.ts';
+import { type ConsoleSources, consoleApiRoutes } from './routes/console-api.ts';
 import { clientErrorHandler, errorHandlerPlugin } from './routes/errors.ts';
 import { modelRoutes } from './routes/model.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -63,6 +66,12 @@ export interface GatewayDeps {
   readonly modelName: string;
   readonly logger?: Logger;
   readonly now?: () => number;
+  /** The web console (its API and assets); absent: no console routes. */
+  readonly console?: {
+    readonly sources: ConsoleSources;
+    /** Folder of the built console (index.html, assets/). */
+    readonly assetsDir: string;
+  };
 }
 
 export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
@@ -108,5 +117,9 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     ...(deps.readiness ? { parts: deps.readiness } : {}),
     metrics,
   });
+  if (deps.console) {
+    await app.register(consoleApiRoutes, deps.console.sources);
+    await app.register(consoleAssetsRoutes, { assetsDir: deps.console.assetsDir });
+  }
   return app;
 }

@@ -1,4 +1,5 @@
 import {
+  ConfigError,
   type Env,
   boolField,
   intField,
@@ -7,12 +8,61 @@ import {
   stringField,
 } from '#platform/common';
 import { backboneConfigFields } from '#platform/kafka';
+import { clickhouseConfigFields } from '#platform/store';
 import { modelConfigFields } from '#domain/model';
+import { registryConfigFields } from '#domain/registry';
+
+/**
+ * The web console (README "Console"): static assets at /console/ and its API under
+ * /v1/console/. Its data comes from ClickHouse (CLICKHOUSE_*: drift checks, the registry's
+ * tables), Kafka under the console's own principal (live drift events, offsets and lag; admin
+ * actions) and the services' ops servers (readiness). Off by default: the local stack and
+ * docker-compose turn it on.
+ */
+export const consoleConfigFields = {
+  consoleEnabled: boolField('CONSOLE_ENABLED', 'Serve the web console and its API', {
+    default: false,
+  }),
+  consoleAssetsDir: stringField(
+    'CONSOLE_ASSETS_DIR',
+    "The console's built assets ('' = console/ beside the compiled gateway, or dist/console from the sources)",
+    { default: '' },
+  ),
+  consoleKafkaUsername: stringField(
+    'CONSOLE_KAFKA_USERNAME',
+    "The console's Kafka principal (topics/catalogue.json `console`)",
+    { default: 'console' },
+  ),
+  consoleKafkaPasswordFile: stringField(
+    'CONSOLE_KAFKA_PASSWORD_FILE',
+    "File holding the console principal's password (required when the console is enabled)",
+    { default: '' },
+  ),
+  consoleServices: stringField(
+    'CONSOLE_SERVICES',
+    'Readiness URLs the pipeline page polls: name=url, comma-separated',
+    {
+      default:
+        'inference=http://127.0.0.1:9464/ready,logger=http://127.0.0.1:9465/ready,' +
+        'drift=http://127.0.0.1:9466/ready,retrainer=http://127.0.0.1:9467/ready,' +
+        'promoter=http://127.0.0.1:9468/ready',
+    },
+  ),
+  consoleSigningKeyFile: stringField(
+    'CONSOLE_SIGNING_KEY_FILE',
+    "The registry's deployment signing key for the console's promote and roll back ('' = those " +
+      'admin actions are disabled; retrain requests need no key)',
+    { default: '' },
+  ),
+  consoleArtifactRoot: registryConfigFields.artifactRoot,
+};
 
 export const gatewayConfigSchema = {
   ...backboneConfigFields,
   ...modelConfigFields,
   ...processConfigFields,
+  ...clickhouseConfigFields,
+  ...consoleConfigFields,
   host: stringField('GATEWAY_HOST', 'Listen address (docker-compose sets 0.0.0.0)', {
     default: '127.0.0.1',
   }),
@@ -85,5 +135,32 @@ export const gatewayConfigSchema = {
 };
 
 export function parseGatewayConfig(env: Env) {
-  return parseConfig(gatewayConfigSchema, env);
+  const config = parseConfig(gatewayConfigSchema, env);
+  const problems: string[] = [];
+  if (config.consoleEnabled && config.consoleKafkaPasswordFile === '') {
+    problems.push('CONSOLE_KAFKA_PASSWORD_FILE is required when CONSOLE_ENABLED is true');
+  }
+  const services = parseServiceUrls(config.consoleServices, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ ...config, consoleServiceUrls: services });
+}
+
+export type GatewayConfig = ReturnType<typeof parseGatewayConfig>;
+
+/** `name=url,...` -> entries; each malformed entry is one problem. */
+function parseServiceUrls(
+  value: string,
+  problems: string[],
+): readonly { readonly name: string; readonly url: string }[] {
+  const entries: { name: string; url: string }[] = [];
+  for (const item of value.split(',').map((entry) => entry.trim())) {
+    if (item === '') continue;
+    const [name = '', url = ''] = item.split(/=(.*)/s, 2);
+    if (!/^[a-z][a-z0-9-]*$/.test(name) || !URL.canParse(url)) {
+      problems.push(`CONSOLE_SERVICES: "${item}" is not name=url`);
+      continue;
+    }
+    entries.push({ name, url });
+  }
+  return Object.freeze(entries);
 }

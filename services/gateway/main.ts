@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { ServiceOps } from '#platform/common';
+import { type Readiness, ServiceOps } from '#platform/common';
 import { createBackbone } from '#platform/kafka';
 import { MicroBatcher, ModelHost, engineOptionsOf } from '#domain/model';
 import { createRunnerMetrics } from '#platform/runner';
@@ -16,6 +16,7 @@ import {
 } from '#domain/scoring';
 import { ApiKeyRing } from './api-keys.ts';
 import { buildApp } from './app.ts';
+import { createConsole } from './console-api/console-sources.ts';
 import { parseGatewayConfig } from './config.ts';
 import { PredictionPublisher } from './publisher.ts';
 
@@ -43,6 +44,16 @@ const batcher = new MicroBatcher(
   },
   config.maxBatchTexts,
 );
+// The web console (off unless CONSOLE_ENABLED): its own Kafka principal and ClickHouse reads.
+const webConsole = config.consoleEnabled
+  ? createConsole({
+      config,
+      // The gateway's own /ready, answered in-process (no request over the network).
+      gatewayReadiness: async () => (await app.inject({ url: '/ready' })).json<Readiness>(),
+      logger,
+      metrics,
+    })
+  : undefined;
 const app = await buildApp({
   score: (texts) => batcher.score(texts),
   model: () => host?.model,
@@ -76,6 +87,7 @@ const app = await buildApp({
   },
   modelName: config.modelName,
   logger,
+  ...(webConsole ? { console: webConsole } : {}),
 });
 
 const deployments = followDeployments({
@@ -112,6 +124,10 @@ await ops.start({
       name: 'publish buffered predictions',
       run: () => publisher.flushAndStop(config.shutdownGraceMs / 2),
     },
+    {
+      name: 'stop console (drift watcher, Kafka and ClickHouse clients)',
+      run: () => webConsole?.stop(),
+    },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'release model', run: () => host?.close() },
   ],
@@ -130,6 +146,7 @@ await ops.run(
     { name: 'start publisher', run: () => publisher.start() },
     { name: 'connect producer', run: () => producer.connect() },
     { name: 'follow deployments', run: () => deployments.start() },
+    ...(webConsole ? [{ name: 'start console', run: () => webConsole.start() }] : []),
   ],
   { port: config.port },
 );

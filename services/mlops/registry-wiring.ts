@@ -2,7 +2,6 @@
  * Wiring of the registry and retrain commands (loaded by cli.ts for those commands only: it
  * pulls in the model runtime). Each builds its own adapters and closes them.
  */
-import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import {
@@ -12,18 +11,11 @@ import {
   parseConfig,
   processConfigFields,
 } from '#platform/common';
-import { calibrateInWorker, driftCalibrationConfigFields } from '#domain/drift';
+import { driftCalibrationConfigFields } from '#domain/drift';
 import { backboneConfigFields, createBackbone } from '#platform/kafka';
-import {
-  ArtifactStore,
-  SentimentEngine,
-  evaluate,
-  modelConfigFields,
-  readLabelledTsv,
-} from '#domain/model';
-import { ModelRegistry, registryConfigFields } from '#domain/registry';
-import { DeploymentSigner } from '#platform/serde';
-import { RegistryStore, clickhouseConfigFields, createClickHouse, migrate } from '#platform/store';
+import { SentimentEngine, evaluate, modelConfigFields, readLabelledTsv } from '#domain/model';
+import { createModelRegistry, registryConfigFields, retrainRequestEvent } from '#domain/registry';
+import { clickhouseConfigFields, createClickHouse, migrate } from '#platform/store';
 import type { ParsedCommandLine, RegistryCommand } from './commands.ts';
 import { runRegistryCommand } from './registry-commands.ts';
 
@@ -65,31 +57,16 @@ export async function registryCommand(
   const logger = createLogger('mlops', config.logLevel, 'stderr');
   await migrate(config, logger);
   const clickhouse = createClickHouse(config);
-  const { codec, producer } = createBackbone(
-    config,
-    'mlops-cli',
-    logger,
-    createMetricsRegistry('mlops'),
-  );
+  const { producer } = createBackbone(config, 'mlops-cli', logger, createMetricsRegistry('mlops'));
   try {
     await producer.connect();
-    const registry = new ModelRegistry({
-      store: new RegistryStore(clickhouse),
-      artifacts: new ArtifactStore(resolve(config.artifactRoot)),
-      publishDeployment: async (deployment) => {
-        await codec.schemaIdFor('models.deployments');
-        await producer.send('models.deployments', [
-          { key: deployment.modelName, value: deployment },
-        ]);
-      },
-      signer: DeploymentSigner.fromFile(resolve(config.deploymentSigningKeyFile)),
-      driftCalibration: {
-        windowSize: config.windowSize,
-        alpha: config.alpha,
-        calibrate: calibrateInWorker,
-      },
+    const { registry } = createModelRegistry({
+      clickhouse,
+      producer,
+      artifactRoot: config.artifactRoot,
+      signingKeyFile: config.deploymentSigningKeyFile,
+      driftCalibration: { windowSize: config.windowSize, alpha: config.alpha },
       logger,
-      baseDir: process.cwd(),
     });
     await runRegistryCommand(command, {
       registry,
@@ -117,23 +94,13 @@ export async function retrainCommand(
   const { producer } = createBackbone(config, 'mlops-cli', logger, createMetricsRegistry('mlops'));
   await producer.connect();
   try {
-    const requestId = randomUUID();
-    await producer.send('retrain.requests', [
-      {
-        key: requestId,
-        value: {
-          eventId: randomUUID(),
-          eventTime: Date.now(),
-          requestId,
-          modelName: line.model ?? config.modelName,
-          trigger: 'MANUAL',
-          reason: command.reason,
-          requestedBy: actorOf(line),
-          episodeId: null,
-          options: { ...command.options },
-        },
-      },
-    ]);
+    const { requestId, event } = retrainRequestEvent({
+      modelName: line.model ?? config.modelName,
+      reason: command.reason,
+      requestedBy: actorOf(line),
+      options: command.options,
+    });
+    await producer.send('retrain.requests', [event]);
     print(line.json ? JSON.stringify({ requestId }) : `retrain requested: ${requestId}`);
   } finally {
     await producer.disconnect();

@@ -23,6 +23,7 @@ describe('Kafka ACLs from the catalogue', () => {
   it('has one principal per service, the ops CLI and the schema registry', () => {
     expect(catalogue.principals.map((entry) => entry.name).sort()).toEqual(
       [
+        'console',
         'drift',
         'gateway',
         'inference',
@@ -35,13 +36,13 @@ describe('Kafka ACLs from the catalogue', () => {
     );
   });
 
-  it('lets only the signing-key holders (promoter, ops CLI) write models.deployments', () => {
+  it('lets only the signing-key holders (promoter, ops CLI, console admin) write models.deployments', () => {
     const writers = acls
       .filter((acl) => acl.resource === 'TOPIC' && acl.name === 'models.deployments')
       .filter((acl) => acl.operation === 'WRITE')
       .map((acl) => acl.principal)
       .sort();
-    expect(writers).toEqual(['mlops', 'promoter']);
+    expect(writers).toEqual(['console', 'mlops', 'promoter']);
   });
 
   it('grants each principal reads, writes, its own group prefix and nothing else', () => {
@@ -64,7 +65,8 @@ describe('Kafka ACLs from the catalogue', () => {
       principal(name).reads.length +
       principal(name).writes.length +
       principal(name).ownedTopics.length +
-      1;
+      1 +
+      (principal(name).observes ? 2 : 0);
     for (const entry of catalogue.principals) {
       expect(acls.filter((acl) => acl.principal === entry.name)).toHaveLength(
         perPrincipal(entry.name) + (entry.transactional ? 1 : 0),
@@ -72,11 +74,21 @@ describe('Kafka ACLs from the catalogue', () => {
     }
   });
 
+  it('lets only the console describe every topic and group, and read nothing more for it', () => {
+    const observers = acls.filter((acl) => acl.operation === 'DESCRIBE');
+    expect(observers.map(aclKey).sort()).toEqual([
+      'console DESCRIBE GROUP:LITERAL:*',
+      'console DESCRIBE TOPIC:LITERAL:*',
+    ]);
+    expect(keys.has('console READ TOPIC:LITERAL:predictions')).toBe(false);
+    expect(keys.has('console READ TOPIC:LITERAL:reviews')).toBe(false);
+  });
+
   it('lets every consumer of a topic through the consumer runner dead-letter it', () => {
-    // drift reads drift.events only to elect a leader, mlops only to watch: no dead letters.
-    const runnerConsumers = catalogue.principals.filter(
-      (entry) => entry.name !== 'drift' && entry.name !== 'mlops',
-    );
+    // drift reads drift.events only to elect a leader, mlops and the console only to watch:
+    // no dead letters.
+    const watchers = new Set(['drift', 'mlops', 'console']);
+    const runnerConsumers = catalogue.principals.filter((entry) => !watchers.has(entry.name));
     for (const entry of runnerConsumers) {
       for (const topic of entry.reads) {
         expect(entry.writes, `${entry.name} reads ${topic}`).toContain(`dlq.${topic}`);

@@ -7,3 +7,4 @@
 export * from './config.ts';
 export * from './model-registry.ts';
 export * from './wiring.ts';
+export * from './retrain-request.ts';

@@ -9,7 +9,7 @@ import { ModelRegistry } from './model-registry.ts';
 
 /**
  * The registry as a service uses it: the ClickHouse tables, the artifact store under
- * `artifactRoot` (relative: to the repository root) and deployments signed with the registry's
+ * `artifactRoot` (relative: to the working directory) and deployments signed with the registry's
  * key and published with the service's producer (acknowledged by the broker before a call resolves).
  * The store comes back as a RegistryReader: a service reads the tables, the registry writes them.
  */

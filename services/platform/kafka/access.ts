@@ -8,7 +8,8 @@
  * `writes` (both imply DESCRIBE), use consumer groups whose id starts with its name (READ on
  * the group prefix: join, commit, describe) and, when `transactional`, transactional ids that
  * start with its name; every operation on its `ownedTopics` (outside the catalogue, as the
- * schema registry's store). Idempotent producers need nothing more (since Kafka 3.0, WRITE on a
+ * schema registry's store); when it `observes`, DESCRIBE on every topic and group (offsets and
+ * committed offsets, no records). Idempotent producers need nothing more (since Kafka 3.0, WRITE on a
  * topic implies IdempotentWrite, KIP-679). Everything else is refused: the brokers run with
  * `allow.everyone.if.no.acl.found=false`; `admin` and `cluster` are super users.
  */
@@ -18,7 +19,7 @@ import type { Catalogue } from '#platform/serde';
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
 export type AclResource = 'TOPIC' | 'GROUP' | 'TRANSACTIONAL_ID';
-export type AclOperation = 'READ' | 'WRITE' | 'ALL';
+export type AclOperation = 'READ' | 'WRITE' | 'DESCRIBE' | 'ALL';
 
 /** One ALLOW entry for a principal from any host. */
 export interface KafkaAcl {
@@ -44,6 +45,11 @@ export function kafkaAclsOf(catalogue: Catalogue): KafkaAcl[] {
     grant('GROUP', principal.name, 'PREFIXED', 'READ');
     if (principal.transactional) grant('TRANSACTIONAL_ID', principal.name, 'PREFIXED', 'WRITE');
     for (const topic of principal.ownedTopics) grant('TOPIC', topic, 'LITERAL', 'ALL');
+    if (principal.observes) {
+      // '*' as a LITERAL name is Kafka's wildcard: every topic and group, now and later.
+      grant('TOPIC', '*', 'LITERAL', 'DESCRIBE');
+      grant('GROUP', '*', 'LITERAL', 'DESCRIBE');
+    }
   }
   return acls;
 }
@@ -60,6 +66,7 @@ const RESOURCE_CODES: Readonly<Record<AclResource, number>> = {
 const OPERATION_CODES: Readonly<Record<AclOperation, number>> = {
   READ: AclOperationTypes.READ,
   WRITE: AclOperationTypes.WRITE,
+  DESCRIBE: AclOperationTypes.DESCRIBE,
   ALL: AclOperationTypes.ALL,
 };
 const PATTERN_CODES = {

@@ -12,3 +12,4 @@ export * from './topics.ts';
 export * from './transactional-producer.ts';
 export * from './group-offsets.ts';
 export * from './access.ts';
+export * from './topic-watcher.ts';

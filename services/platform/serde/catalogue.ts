@@ -63,6 +63,12 @@ export interface PrincipalSpec {
    * as the Confluent Schema Registry's `_schemas`.
    */
   readonly ownedTopics: readonly string[];
+  /**
+   * Whether it may describe every topic and consumer group (offsets and committed offsets:
+   * throughput, lag and dead-letter counts for the console), without reading any record.
+   * Default false.
+   */
+  readonly observes: boolean;
   readonly description: string;
 }
 
@@ -212,8 +218,10 @@ function validatePrincipals(
           problems.push(`${at}.ownedTopics: "${topic}" is a catalogue topic`);
       }
     }
-    if (entry.transactional !== undefined && typeof entry.transactional !== 'boolean') {
-      problems.push(`${at}.transactional must be true or false`);
+    for (const flag of ['transactional', 'observes'] as const) {
+      if (entry[flag] !== undefined && typeof entry[flag] !== 'boolean') {
+        problems.push(`${at}.${flag} must be true or false`);
+      }
     }
     if (typeof entry.description !== 'string' || entry.description === '') {
       problems.push(`${at}.description must be a non-empty string`);
@@ -224,6 +232,7 @@ function validatePrincipals(
         reads: Object.freeze(reads),
         writes: Object.freeze(writes),
         transactional: entry.transactional === true,
+        observes: entry.observes === true,
         ownedTopics: Object.freeze(Array.isArray(owned) ? (owned as string[]) : []),
         description: String(entry.description),
       }),

@@ -113,7 +113,10 @@ export const OUTPUT_COLUMNS = [
   'model_version',
 ] as const;
 
-/** predictions.csv: one line per row, in the input's row order, fields quoted where needed. */
+/**
+ * predictions.csv: one line per row, in the input's row order, fields quoted where needed,
+ * formula-like cells escaped (below).
+ */
 export function predictionsCsv(rows: readonly ScoredRow[]): string {
   const ordered = [...rows].sort((a, b) => a.row - b.row);
   return Papa.unparse(
@@ -129,6 +132,8 @@ export function predictionsCsv(rows: readonly ScoredRow[]): string {
         row.modelVersion,
       ]),
     },
-    { newline: '\r\n' },
+    // A cell starting with = + - @ (or a tab or CR) gets a leading ' so a spreadsheet shows
+    // the review instead of running it as a formula (CSV injection); the table shows the text.
+    { newline: '\r\n', escapeFormulae: true },
   );
 }

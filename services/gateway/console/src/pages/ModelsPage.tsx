@@ -21,23 +21,17 @@ import type { Decision, DecisionAnswer, ModelVersion, RetrainAnswer, WhoAmI } fr
 
 type Action = { kind: 'promote'; version: string } | { kind: 'rollback' } | { kind: 'retrain' };
 
+// The registry's values (#platform/store VersionStatus, Decision); anything else is gray.
 const STATUS_COLOR: Record<string, string> = {
-  PRODUCTION: 'green',
-  CANDIDATE: 'blue',
-  STAGING: 'blue',
-  APPROVED: 'teal',
-  REJECTED: 'red',
-  FAILED: 'red',
-  ARCHIVED: 'gray',
-  RETIRED: 'gray',
+  REGISTERED: 'blue',
+  PROMOTED: 'green',
+  BLOCKED: 'red',
 };
 const DECISION_COLOR: Record<string, string> = {
-  PROMOTE: 'green',
+  REGISTERED: 'blue',
   PROMOTED: 'green',
-  ROLLBACK: 'orange',
   ROLLED_BACK: 'orange',
-  REJECT: 'red',
-  REJECTED: 'red',
+  BLOCKED: 'red',
 };
 const NEEDS_ADMIN = 'needs an admin key';
 

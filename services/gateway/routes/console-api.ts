@@ -1,0 +1,347 @@
+/**
+ * The web console's API (README "Console"), under /v1/console/:
+ *   GET  whoami                      the caller's key name and scopes          (any valid key)
+ *   GET  pipeline/events             SSE `pipeline`: throughput, lag, DLQs, readiness (read)
+ *   GET  drift/checks?hours=24       drift checks of the served model            (read)
+ *   GET  drift/episodes              drift episodes, newest first                (read)
+ *   GET  drift/events                SSE `drift`: drift events as they arrive    (read)
+ *   GET  models                      versions with lineage, metrics, production  (read)
+ *   GET  models/decisions            the promotion log, newest first             (read)
+ *   POST models/:version/promote     {reason} -> the registry's decision         (admin)
+ *   POST models/rollback             {reason, to?} -> the registry's decision    (admin)
+ *   POST retrain                     {reason} -> {requestId}                     (admin)
+ * Reads and actions go through the same modules as the operators' CLI (#platform/store drift
+ * status, #domain/registry ModelRegistry, retrainRequestEvent); this plugin owns only the HTTP
+ * shape, the scopes and the error mapping. A data source that fails answers 503 with its
+ * reason (the console shows it); registry refusals (unknown version, already production,
+ * nothing to roll back) answer 404 or 409 with the registry's code.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError, describeError } from '#platform/common';
+import type { DecisionRecord, DriftEpisode, DriftStatusRow } from '#platform/store';
+import type { VersionView } from '#domain/registry';
+import type { DriftFeedEvent } from '../console-api/drift-feed.ts';
+import type { PipelineSnapshot } from '../console-api/pipeline-monitor.ts';
+import { type SseStream, openSse } from '../console-api/sse.ts';
+import { errorResponses, sendError } from './errors.ts';
+
+/** What the console reads and does; main.ts builds it from ClickHouse, Kafka and the registry. */
+export interface ConsoleSources {
+  readonly modelName: string;
+  readonly pipeline: {
+    subscribe(listener: (snapshot: PipelineSnapshot) => void): () => void;
+  };
+  readonly drift: {
+    history(sinceMs: number): Promise<readonly DriftStatusRow[]>;
+    episodes(): Promise<readonly DriftEpisode[]>;
+    recent(): readonly DriftFeedEvent[];
+    subscribe(listener: (event: DriftFeedEvent) => void): () => void;
+  };
+  readonly registry: {
+    list(): Promise<readonly VersionView[]>;
+    log(): Promise<readonly DecisionRecord[]>;
+    promote(version: string, input: ActionInput): Promise<DecisionRecord>;
+    rollback(input: ActionInput & { readonly to?: string }): Promise<DecisionRecord>;
+  };
+  readonly requestRetrain: (input: ActionInput) => Promise<{ readonly requestId: string }>;
+  readonly now?: () => number;
+}
+
+export interface ActionInput {
+  /** `<api key name>@console`: the promotion log's actor. */
+  readonly actor: string;
+  readonly reason: string;
+}
+
+/** The console's admin actions are switched off in this gateway (no signing key). */
+export class AdminActionsDisabledError extends AppError {
+  constructor(message: string) {
+    super('ADMIN_ACTIONS_DISABLED', message);
+  }
+}
+
+const REGISTRY_STATUS: Readonly<Record<string, number>> = {
+  VERSION_UNKNOWN: 404,
+  ALREADY_PRODUCTION: 409,
+  NO_PRODUCTION: 409,
+  NOTHING_TO_ROLL_BACK: 409,
+  REASON_REQUIRED: 400,
+  ADMIN_ACTIONS_DISABLED: 503,
+};
+
+/** A failed source or action -> the error shape: registry refusals keep their code. */
+function sendFailure(reply: FastifyReply, what: string, error: unknown): FastifyReply {
+  if (error instanceof AppError && REGISTRY_STATUS[error.code] !== undefined) {
+    return sendError(reply, REGISTRY_STATUS[error.code]!, error.code, error.message);
+  }
+  reply.log.warn({ err: error }, `console: ${what} failed`);
+  return sendError(reply, 503, 'CONSOLE_SOURCE_UNAVAILABLE', `${what}: ${describeError(error)}`);
+}
+
+const reasonBody = {
+  type: 'object',
+  required: ['reason'],
+  additionalProperties: false,
+  properties: {
+    reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S' },
+    to: { type: 'string', minLength: 1, maxLength: 200 },
+  },
+} as const;
+
+interface ReasonBody {
+  reason: string;
+  to?: string;
+}
+
+const hidden = { hide: true } as const;
+
+function decisionView(decision: DecisionRecord) {
+  return {
+    decisionId: decision.decisionId,
+    time: decision.timeMs,
+    actor: decision.actor,
+    decision: decision.decision,
+    candidateVersion: decision.candidateVersion,
+    productionBefore: decision.productionBefore,
+    productionAfter: decision.productionAfter,
+    candidateScore: decision.candidateScore,
+    productionScore: decision.productionScore,
+    reason: decision.reason,
+  };
+}
+
+function checkView(check: DriftStatusRow) {
+  return {
+    time: check.checkTimeMs,
+    modelVersion: check.modelVersion,
+    segment: check.segment,
+    windowSize: check.windowSize,
+    inputDistance: check.inputDistance,
+    inputThreshold: check.inputThreshold,
+    domainAuc: check.domainAuc,
+    domainAucThreshold: check.domainAucThreshold,
+    classMixDistance: check.classMixDistance,
+    classMixThreshold: check.classMixThreshold,
+    inputState: check.inputState,
+    predictionState: check.predictionState,
+    episodeId: check.episodeId,
+    error: check.error,
+  };
+}
+
+async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
+  const now = sources.now ?? Date.now;
+  const actorOf = (name: string) => `${name}@console`;
+  // Open event streams never end on their own: closing the server would wait for them.
+  const streams = new Set<SseStream>();
+  app.addHook('preClose', async () => {
+    for (const stream of streams) stream.close();
+  });
+  const openStream = (request: FastifyRequest, reply: FastifyReply, onClose: () => void) => {
+    // onClose may run inside openSse (a client gone already), before `stream` is assigned.
+    let stream: SseStream | undefined = undefined;
+    stream = openSse(request, reply, {
+      onClose: () => {
+        if (stream) streams.delete(stream);
+        onClose();
+      },
+    });
+    if (!stream.closed) streams.add(stream);
+    return stream;
+  };
+
+  // Not in the OpenAPI document (hidden): the console's own API, not a product API.
+  app.get('/v1/console/whoami', { schema: hidden }, async (request, reply) => {
+    const principal = request.principal;
+    if (principal.anonymous) {
+      return sendError(reply, 401, 'API_KEY_REQUIRED', 'sign in with an API key');
+    }
+    return { name: principal.name, scopes: [...principal.scopes].sort() };
+  });
+
+  app.get(
+    '/v1/console/pipeline/events',
+    { config: { scope: 'read' }, schema: hidden },
+    async (request, reply) => {
+      let unsubscribe: () => void = () => undefined;
+      const stream = openStream(request, reply, () => unsubscribe());
+      unsubscribe = sources.pipeline.subscribe((snapshot) => {
+        stream.send('pipeline', snapshot);
+      });
+      if (stream.closed) unsubscribe();
+    },
+  );
+
+  app.get<{ Querystring: { hours?: string } }>(
+    '/v1/console/drift/checks',
+    {
+      config: { scope: 'read' },
+      schema: {
+        ...hidden,
+        querystring: {
+          type: 'object',
+          // A string: the gateway's validator does not coerce types (a query string is text).
+          properties: { hours: { type: 'string', pattern: '^[0-9]{1,4}(\\.[0-9]{1,3})?$' } },
+        },
+        response: errorResponses(400, 401, 403, 503),
+      },
+    },
+    async (request, reply) => {
+      // Hours of history, default 24, at most 31 days.
+      const hours = Math.min(Number(request.query.hours ?? 24), 24 * 31);
+      if (!(hours > 0)) return sendError(reply, 400, 'BAD_REQUEST', 'hours must be above 0');
+      try {
+        const checks = await sources.drift.history(now() - hours * 3_600_000);
+        return { modelName: sources.modelName, checks: checks.map(checkView) };
+      } catch (error) {
+        return sendFailure(reply, 'drift checks (ClickHouse)', error);
+      }
+    },
+  );
+
+  app.get(
+    '/v1/console/drift/episodes',
+    { config: { scope: 'read' }, schema: hidden },
+    async (_request, reply) => {
+      try {
+        const episodes = await sources.drift.episodes();
+        return {
+          episodes: episodes.map((episode) => ({
+            episodeId: episode.episodeId,
+            modelVersion: episode.modelVersion,
+            segment: episode.segment,
+            startTime: episode.startMs,
+            endTime: episode.endMs,
+            checks: episode.checks,
+            peakInputDistance: episode.peakInputDistance,
+          })),
+        };
+      } catch (error) {
+        return sendFailure(reply, 'drift episodes (ClickHouse)', error);
+      }
+    },
+  );
+
+  app.get(
+    '/v1/console/drift/events',
+    { config: { scope: 'read' }, schema: hidden },
+    async (request, reply) => {
+      let unsubscribe: () => void = () => undefined;
+      const stream = openStream(request, reply, () => unsubscribe());
+      // The kept events first, so a page that connects after a change still sees it.
+      for (const event of sources.drift.recent()) stream.send('drift', event, event.eventId);
+      unsubscribe = sources.drift.subscribe((event) => {
+        stream.send('drift', event, event.eventId);
+      });
+      if (stream.closed) unsubscribe();
+    },
+  );
+
+  app.get(
+    '/v1/console/models',
+    { config: { scope: 'read' }, schema: hidden },
+    async (_r, reply) => {
+      try {
+        const versions = await sources.registry.list();
+        return {
+          modelName: sources.modelName,
+          production: versions.find((version) => version.production)?.version ?? null,
+          versions: versions.map((version) => ({
+            version: version.version,
+            parentVersion: version.parentVersion,
+            createdTime: version.createdTimeMs,
+            status: version.status,
+            production: version.production,
+            metrics: version.metrics,
+            trainingData: JSON.stringify(version.trainingData),
+            driftThreshold: version.driftThreshold,
+            note: version.note,
+          })),
+        };
+      } catch (error) {
+        return sendFailure(reply, 'model versions (ClickHouse)', error);
+      }
+    },
+  );
+
+  app.get(
+    '/v1/console/models/decisions',
+    { config: { scope: 'read' }, schema: hidden },
+    async (_request, reply) => {
+      try {
+        const decisions = await sources.registry.log();
+        return { decisions: [...decisions].reverse().map(decisionView) };
+      } catch (error) {
+        return sendFailure(reply, 'promotion log (ClickHouse)', error);
+      }
+    },
+  );
+
+  app.post<{ Params: { version: string }; Body: ReasonBody }>(
+    '/v1/console/models/:version/promote',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        ...hidden,
+        params: {
+          type: 'object',
+          properties: { version: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+        body: reasonBody,
+      },
+    },
+    async (request, reply) => {
+      try {
+        const decision = await sources.registry.promote(request.params.version, {
+          actor: actorOf(request.principal.name),
+          reason: request.body.reason.trim(),
+        });
+        return { decision: decisionView(decision) };
+      } catch (error) {
+        return sendFailure(reply, 'promote', error);
+      }
+    },
+  );
+
+  app.post<{ Body: ReasonBody }>(
+    '/v1/console/models/rollback',
+    { config: { scope: 'admin' }, schema: { ...hidden, body: reasonBody } },
+    async (request, reply) => {
+      try {
+        const decision = await sources.registry.rollback({
+          actor: actorOf(request.principal.name),
+          reason: request.body.reason.trim(),
+          ...(request.body.to === undefined ? {} : { to: request.body.to }),
+        });
+        return { decision: decisionView(decision) };
+      } catch (error) {
+        return sendFailure(reply, 'roll back', error);
+      }
+    },
+  );
+
+  app.post<{ Body: ReasonBody }>(
+    '/v1/console/retrain',
+    { config: { scope: 'admin' }, schema: { ...hidden, body: reasonBody } },
+    async (request, reply) => {
+      try {
+        const { requestId } = await sources.requestRetrain({
+          actor: actorOf(request.principal.name),
+          reason: request.body.reason.trim(),
+        });
+        return reply.status(202).send({ requestId });
+      } catch (error) {
+        return sendFailure(reply, 'retrain request (Kafka)', error);
+      }
+    },
+  );
+}
+
+/** Encapsulated; refuses to load without gateway-security, which enforces its scopes. */
+export const consoleApiRoutes = fp(consoleApiPlugin, {
+  name: 'gateway-console-api',
+  fastify: '5.x',
+  encapsulate: true,
+  dependencies: ['gateway-security', 'gateway-errors'],
+});
