@@ -310,6 +310,7 @@ describe('web console (Chromium, real gateway)', () => {
       productionAfter: '1',
       actor: 'console-admin@console',
     });
+    await page.keyboard.press('Escape'); // close the dialog for the screenshot
     // The signed deployment reached the gateway's own follower.
     await waitUntil(async () => (await gatewayVersion()) === '1', 30_000, 'gateway back on 1');
     await expect
