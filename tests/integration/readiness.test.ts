@@ -2,8 +2,10 @@
  * Readiness from real parts: each ClickHouse-backed service, started from the build as in
  * production, answers /ready 200 when its parts work, 503 naming `clickhouse` while ClickHouse
  * is unreachable for it (a TCP forwarder the test cuts, so other tests' clients are not
- * affected), and 200 again once it is back, without a restart. A start-up that cannot
- * complete is fatal: the process exits non-zero.
+ * affected), and 200 again once it is back, without a restart. Inference, whose parts are
+ * Kafka consumers and the model, answers 503 naming its consumer while the whole Kafka
+ * cluster is down (its nodes SIGKILLed) and 200 once the cluster is back. A start-up that
+ * cannot complete is fatal: the process exits non-zero.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,7 @@ import { freePort } from '../support/loop.ts';
 import { type Child, startTsProcess, stopProcess } from '../support/processes.ts';
 import { TEST_STACK_ENV, testStackProcessEnv } from '../support/stack.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
+import { NODE_IDS, healCluster, killNode } from '../support/kafka-cluster.ts';
 
 type ClickHouseService = 'logger' | 'drift' | 'retrainer' | 'promoter';
 const SERVICES: readonly ClickHouseService[] = ['logger', 'drift', 'retrainer', 'promoter'];
@@ -114,6 +117,61 @@ describe('readiness: each service says which part is down', () => {
       await proxy.restore();
       await waitUntil(() => all((ready) => ready?.status === 200), 90_000, 'all ready again', 500);
       for (const { child } of children.values()) expect(child.process.exitCode).toBeNull();
+    },
+  );
+
+  it(
+    'inference: 503 naming its consumers while the Kafka cluster is down, 200 again after',
+    { timeout: 420_000 },
+    async () => {
+      const admin = kafka.kafka.admin();
+      await admin.connect();
+      const port = await freePort();
+      await pinNewGroupAtEnd(kafka.kafka, `inference-${run}`, 'reviews');
+      const child = startTsProcess(
+        'services/inference/main.ts',
+        testStackProcessEnv({
+          MODEL_NAME: run,
+          METRICS_PORT: String(port),
+          INFERENCE_GROUP_ID: `inference-${run}`,
+          LOG_LEVEL: 'info',
+        }),
+      );
+      let down = false;
+      try {
+        await waitUntil(
+          async () => (await readiness(port))?.status === 200,
+          150_000,
+          'inference ready',
+          500,
+        );
+        for (const id of NODE_IDS) killNode(id);
+        down = true;
+        await waitUntil(
+          async () => {
+            const ready = await readiness(port);
+            return ready?.status === 503 && ready.checks.reviewsConsumer === false;
+          },
+          120_000,
+          'inference not ready, naming its reviews consumer',
+          500,
+        );
+        // The model it serves is not what is down.
+        expect((await readiness(port))?.checks.model).toBe(true);
+        await healCluster(admin, ['reviews', 'models.deployments', '__consumer_offsets']);
+        down = false;
+        await waitUntil(
+          async () => (await readiness(port))?.status === 200,
+          120_000,
+          'inference ready again',
+          500,
+        );
+        expect(child.process.exitCode).toBeNull();
+      } finally {
+        if (down) await healCluster(admin, ['reviews', 'models.deployments', '__consumer_offsets']);
+        await stopProcess(child);
+        await admin.disconnect();
+      }
     },
   );
 

@@ -837,8 +837,8 @@ describe('console assets', () => {
   // `Cache-Control: public, max-age=0` after setHeaders ran, so the intended headers below
   // never reach the client. Passing `cacheControl: false` fixes it, and then the `assets/` test
   // must look at the path inside assetsDir, not the absolute path (this assetsDir lies under a
-  // folder named assets). Remove `.fails` once routes/console.ts is fixed.
-  it.fails('hashed assets are immutable and index.html is no-cache (known bug)', async () => {
+  // folder named assets).
+  it('hashed assets are immutable and index.html is no-cache', async () => {
     const { app } = await consoleApp({ built: true });
     const page = await app.inject({ method: 'GET', url: '/console/' });
     const script = await app.inject({ method: 'GET', url: '/console/assets/main-abc123.js' });

@@ -65,7 +65,15 @@ export class DriftFeed {
   publish(event: DriftFeedEvent): void {
     this.kept.push(event);
     if (this.kept.length > this.keep) this.kept.splice(0, this.kept.length - this.keep);
-    for (const listener of this.listeners) listener(event);
+    // One failing subscriber (a browser's stream) must not starve the others or stop the
+    // watcher that feeds them.
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.options.logger?.warn({ err: error }, 'drift event not delivered to one subscriber');
+      }
+    }
   }
 
   /** Events kept for late subscribers, oldest first. */

@@ -24,6 +24,7 @@ import type { VersionView } from '#domain/registry';
 import type { DriftFeedEvent } from '../console-api/drift-feed.ts';
 import type { PipelineSnapshot } from '../console-api/pipeline-monitor.ts';
 import { type SseStream, openSse } from '../console-api/sse.ts';
+import { RATE_LIMITED } from '../security.ts';
 import { errorResponses, sendError } from './errors.ts';
 
 /** What the console reads and does; main.ts builds it from ClickHouse, Kafka and the registry. */
@@ -152,13 +153,17 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
   };
 
   // Not in the OpenAPI document (hidden): the console's own API, not a product API.
-  app.get('/v1/console/whoami', { schema: hidden }, async (request, reply) => {
-    const principal = request.principal;
-    if (principal.anonymous) {
-      return sendError(reply, 401, 'API_KEY_REQUIRED', 'sign in with an API key');
-    }
-    return { name: principal.name, scopes: [...principal.scopes].sort() };
-  });
+  app.get(
+    '/v1/console/whoami',
+    { config: RATE_LIMITED, schema: hidden },
+    async (request, reply) => {
+      const principal = request.principal;
+      if (principal.anonymous) {
+        return sendError(reply, 401, 'API_KEY_REQUIRED', 'sign in with an API key');
+      }
+      return { name: principal.name, scopes: [...principal.scopes].sort() };
+    },
+  );
 
   app.get(
     '/v1/console/pipeline/events',
@@ -176,7 +181,7 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
   app.get<{ Querystring: { hours?: string } }>(
     '/v1/console/drift/checks',
     {
-      config: { scope: 'read' },
+      config: { scope: 'read', ...RATE_LIMITED },
       schema: {
         ...hidden,
         querystring: {
@@ -202,7 +207,7 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
 
   app.get(
     '/v1/console/drift/episodes',
-    { config: { scope: 'read' }, schema: hidden },
+    { config: { scope: 'read', ...RATE_LIMITED }, schema: hidden },
     async (_request, reply) => {
       try {
         const episodes = await sources.drift.episodes();
@@ -229,18 +234,24 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
     async (request, reply) => {
       let unsubscribe: () => void = () => undefined;
       const stream = openStream(request, reply, () => unsubscribe());
+      // The event id is the SSE id only when it is a plain token: it comes from Kafka, and a
+      // line break in it would be refused by the stream.
+      const send = (event: DriftFeedEvent) =>
+        stream.send(
+          'drift',
+          event,
+          /^[\w.:-]{1,200}$/.test(event.eventId) ? event.eventId : undefined,
+        );
       // The kept events first, so a page that connects after a change still sees it.
-      for (const event of sources.drift.recent()) stream.send('drift', event, event.eventId);
-      unsubscribe = sources.drift.subscribe((event) => {
-        stream.send('drift', event, event.eventId);
-      });
+      for (const event of sources.drift.recent()) send(event);
+      unsubscribe = sources.drift.subscribe(send);
       if (stream.closed) unsubscribe();
     },
   );
 
   app.get(
     '/v1/console/models',
-    { config: { scope: 'read' }, schema: hidden },
+    { config: { scope: 'read', ...RATE_LIMITED }, schema: hidden },
     async (_r, reply) => {
       try {
         const versions = await sources.registry.list();
@@ -267,7 +278,7 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
 
   app.get(
     '/v1/console/models/decisions',
-    { config: { scope: 'read' }, schema: hidden },
+    { config: { scope: 'read', ...RATE_LIMITED }, schema: hidden },
     async (_request, reply) => {
       try {
         const decisions = await sources.registry.log();
@@ -281,7 +292,7 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
   app.post<{ Params: { version: string }; Body: ReasonBody }>(
     '/v1/console/models/:version/promote',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'admin', ...RATE_LIMITED },
       schema: {
         ...hidden,
         params: {
@@ -306,7 +317,7 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
 
   app.post<{ Body: ReasonBody }>(
     '/v1/console/models/rollback',
-    { config: { scope: 'admin' }, schema: { ...hidden, body: reasonBody } },
+    { config: { scope: 'admin', ...RATE_LIMITED }, schema: { ...hidden, body: reasonBody } },
     async (request, reply) => {
       try {
         const decision = await sources.registry.rollback({
@@ -323,7 +334,7 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
 
   app.post<{ Body: ReasonBody }>(
     '/v1/console/retrain',
-    { config: { scope: 'admin' }, schema: { ...hidden, body: reasonBody } },
+    { config: { scope: 'admin', ...RATE_LIMITED }, schema: { ...hidden, body: reasonBody } },
     async (request, reply) => {
       try {
         const { requestId } = await sources.requestRetrain({

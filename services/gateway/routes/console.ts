@@ -6,7 +6,7 @@
  * naming the command that builds it; the API works either way.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -35,11 +35,14 @@ async function consoleAssetsPlugin(app: FastifyInstance, options: ConsoleAssetsO
   await app.register(fastifyStatic, {
     root: options.assetsDir,
     prefix: '/console/',
-    // Hashed file names under assets/ never change; index.html must be revalidated.
+    // Hashed file names under assets/ never change; index.html must be revalidated. The
+    // plugin's own cache-control would overwrite ours after setHeaders, so it is off.
+    cacheControl: false,
     setHeaders: (response, path) => {
+      const inside = relative(options.assetsDir, path);
       response.setHeader(
         'cache-control',
-        path.includes(`${join('assets', '')}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
+        inside.startsWith(join('assets', '')) ? 'public, max-age=31536000, immutable' : 'no-cache',
       );
     },
     schemaHide: true,
