@@ -21,6 +21,8 @@ import {
   type PredictionRow,
   RegistryStore,
   createClickHouse,
+  driftCheckHistory,
+  driftEpisodes,
   latestDriftChecks,
   loadMigrations,
   migrate,
@@ -511,6 +513,16 @@ const storeReads: readonly {
     name: 'latestDriftChecks: one model',
     read: (client) => latestDriftChecks(client, { modelName: MODEL }),
   },
+  // The console's drift views.
+  {
+    name: 'driftCheckHistory: since the first hour',
+    read: (client) => driftCheckHistory(client, { modelName: MODEL, sinceMs: firstHour }),
+  },
+  {
+    name: 'driftCheckHistory: the newest 3',
+    read: (client) => driftCheckHistory(client, { modelName: MODEL, sinceMs: 0, limit: 3 }),
+  },
+  { name: 'driftEpisodes', read: (client) => driftEpisodes(client, MODEL) },
   // Model registry.
   { name: 'RegistryStore.versions', read: (client) => new RegistryStore(client).versions(MODEL) },
   {
