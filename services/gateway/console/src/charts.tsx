@@ -56,6 +56,21 @@ export function CountBarChart({
   );
 }
 
+/** The x axis of a chart over time: `time` (epoch milliseconds) ticked by `tickFormatter`. */
+function timeAxis(tickFormatter: (time: number) => string) {
+  return (
+    <XAxis
+      dataKey="time"
+      type="number"
+      scale="time"
+      domain={['dataMin', 'dataMax']}
+      tickFormatter={tickFormatter}
+      fontSize={12}
+      minTickGap={24}
+    />
+  );
+}
+
 /** Messages per second per topic over time: one line per topic. */
 export function ThroughputChart({
   data,
@@ -71,15 +86,7 @@ export function ThroughputChart({
   return (
     <LineChart responsive style={CHART_STYLE} data={data} margin={MARGIN} title={title} desc={desc}>
       <CartesianGrid strokeDasharray="3 3" />
-      <XAxis
-        dataKey="time"
-        type="number"
-        scale="time"
-        domain={['dataMin', 'dataMax']}
-        tickFormatter={formatClock}
-        fontSize={12}
-        minTickGap={24}
-      />
+      {timeAxis(formatClock)}
       <YAxis fontSize={12} width={48} tickFormatter={(value: number) => formatNumber(value, 1)} />
       <Tooltip
         labelFormatter={(value) => formatClock(Number(value))}
@@ -143,15 +150,7 @@ export function DistanceChart({
   return (
     <LineChart responsive style={CHART_STYLE} data={data} margin={MARGIN} title={title} desc={desc}>
       <CartesianGrid strokeDasharray="3 3" />
-      <XAxis
-        dataKey="time"
-        type="number"
-        scale="time"
-        domain={['dataMin', 'dataMax']}
-        tickFormatter={formatHourMinute}
-        fontSize={12}
-        minTickGap={24}
-      />
+      {timeAxis(formatHourMinute)}
       <YAxis
         fontSize={12}
         width={48}

@@ -2,7 +2,6 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   Alert,
   Badge,
-  Card,
   Group,
   Select,
   SimpleGrid,
@@ -13,6 +12,7 @@ import {
   Title,
 } from '@mantine/core';
 import { api } from '../api.ts';
+import { TableCard, TimelineCard } from '../cards.tsx';
 import { ChartFrame, DistanceChart } from '../ChartFrame.tsx';
 import { ConnectionBadge } from '../ConnectionBadge.tsx';
 import { formatDateTime, formatDuration, formatNumber, formatShortDateTime } from '../format.ts';
@@ -269,82 +269,55 @@ export function DriftPage() {
         </ChartFrame>
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, xl: 2 }}>
-        <Card className="console-card" withBorder radius="md">
-          <Title order={3} size="h5" mb="sm" id="drift-timeline-heading">
-            State changes
-          </Title>
-          {timeline.length === 0 ? (
-            <Text size="sm" c="dimmed">
-              No state changes for this version and segment.
-            </Text>
-          ) : (
-            <Timeline
-              active={timeline.length - 1}
-              bulletSize={14}
-              lineWidth={2}
-              data-testid="drift-timeline"
-              aria-labelledby="drift-timeline-heading"
+        <TimelineCard
+          title="State changes"
+          headingId="drift-timeline-heading"
+          testId="drift-timeline"
+          items={timeline.map((entry) => (
+            <Timeline.Item
+              key={entry.key}
+              color={stateColor(entry.state)}
+              title={
+                entry.previousState === null
+                  ? entry.state
+                  : `${entry.previousState} → ${entry.state}`
+              }
+              data-testid="drift-timeline-item"
+              data-state={entry.state}
             >
-              {timeline.map((entry) => (
-                <Timeline.Item
-                  key={entry.key}
-                  color={stateColor(entry.state)}
-                  title={
-                    entry.previousState === null
-                      ? entry.state
-                      : `${entry.previousState} → ${entry.state}`
-                  }
-                  data-testid="drift-timeline-item"
-                  data-state={entry.state}
-                >
-                  <Text size="xs" c="dimmed">
-                    {formatDateTime(entry.time)} · predictions {entry.predictionState}
-                    {entry.source === 'event' ? ' · live' : ''}
-                  </Text>
-                  {entry.reason !== null && entry.reason !== '' && (
-                    <Text size="sm">{entry.reason}</Text>
-                  )}
-                </Timeline.Item>
-              ))}
-            </Timeline>
-          )}
-        </Card>
-        <Card className="console-card" withBorder radius="md">
-          <Title order={3} size="h5" mb="sm" id="drift-episodes-heading">
-            Drift episodes
-          </Title>
-          <Table.ScrollContainer minWidth={420}>
-            <Table data-testid="drift-episodes" aria-labelledby="drift-episodes-heading" striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Version</Table.Th>
-                  <Table.Th>Segment</Table.Th>
-                  <Table.Th>Start</Table.Th>
-                  <Table.Th>End</Table.Th>
-                  <Table.Th>Duration</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {sortedEpisodes.map((episode) => (
-                  <EpisodeRow
-                    key={`${episode.modelVersion}/${episode.segment}/${episode.startTime}`}
-                    episode={episode}
-                    selected={episode.modelVersion === version && episode.segment === segment}
-                  />
-                ))}
-                {sortedEpisodes.length === 0 && (
-                  <Table.Tr>
-                    <Table.Td colSpan={5}>
-                      <Text size="sm" c="dimmed">
-                        {episodes.loading ? 'Loading…' : 'No drift episodes.'}
-                      </Text>
-                    </Table.Td>
-                  </Table.Tr>
-                )}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-        </Card>
+              <Text size="xs" c="dimmed">
+                {formatDateTime(entry.time)} · predictions {entry.predictionState}
+                {entry.source === 'event' ? ' · live' : ''}
+              </Text>
+              {entry.reason !== null && entry.reason !== '' && (
+                <Text size="sm">{entry.reason}</Text>
+              )}
+            </Timeline.Item>
+          ))}
+          empty="No state changes for this version and segment."
+        />
+        <TableCard
+          title="Drift episodes"
+          headingId="drift-episodes-heading"
+          testId="drift-episodes"
+          minWidth={420}
+          headingGap="sm"
+          columns={[
+            { label: 'Version' },
+            { label: 'Segment' },
+            { label: 'Start' },
+            { label: 'End' },
+            { label: 'Duration' },
+          ]}
+          rows={sortedEpisodes.map((episode) => (
+            <EpisodeRow
+              key={`${episode.modelVersion}/${episode.segment}/${episode.startTime}`}
+              episode={episode}
+              selected={episode.modelVersion === version && episode.segment === segment}
+            />
+          ))}
+          empty={episodes.loading ? 'Loading…' : 'No drift episodes.'}
+        />
       </SimpleGrid>
     </Stack>
   );

@@ -3,7 +3,6 @@ import {
   Alert,
   Badge,
   Button,
-  Card,
   Group,
   Modal,
   Stack,
@@ -15,6 +14,7 @@ import {
   Tooltip,
 } from '@mantine/core';
 import { api, hasScope, messageOf } from '../api.ts';
+import { TableCard, TimelineCard } from '../cards.tsx';
 import { formatDateTime, formatNumber } from '../format.ts';
 import { useLoad } from '../hooks.ts';
 import type { Decision, DecisionAnswer, ModelVersion, RetrainAnswer, WhoAmI } from '../types.ts';
@@ -34,6 +34,17 @@ const DECISION_COLOR: Record<string, string> = {
   BLOCKED: 'red',
 };
 const NEEDS_ADMIN = 'needs an admin key';
+
+/** The page's own actions, as header buttons (each button's test id is its kind). */
+const PAGE_ACTIONS: {
+  kind: Exclude<Action['kind'], 'promote'>;
+  label: string;
+  color?: string;
+  variant?: string;
+}[] = [
+  { kind: 'rollback', label: 'Roll back', color: 'orange' },
+  { kind: 'retrain', label: 'Request retrain', variant: 'light' },
+];
 
 function actionTitle(action: Action): string {
   switch (action.kind) {
@@ -106,22 +117,18 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
       <Group justify="space-between" align="center">
         <Title order={2}>Models{models.data ? `: ${models.data.modelName}` : ''}</Title>
         <Group gap="xs">
-          <AdminButton
-            admin={admin}
-            testId="rollback"
-            color="orange"
-            onClick={() => setAction({ kind: 'rollback' })}
-          >
-            Roll back
-          </AdminButton>
-          <AdminButton
-            admin={admin}
-            testId="retrain"
-            variant="light"
-            onClick={() => setAction({ kind: 'retrain' })}
-          >
-            Request retrain
-          </AdminButton>
+          {PAGE_ACTIONS.map(({ kind, label, color, variant }) => (
+            <AdminButton
+              key={kind}
+              admin={admin}
+              testId={kind}
+              color={color}
+              variant={variant}
+              onClick={() => setAction({ kind })}
+            >
+              {label}
+            </AdminButton>
+          ))}
         </Group>
       </Group>
       <Text size="sm" c="dimmed" id="admin-explanation" data-testid="admin-explanation">
@@ -135,81 +142,47 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
           {models.error}
         </Alert>
       )}
-      <Card className="console-card" withBorder radius="md" padding="sm">
-        <Title order={3} size="h5" mb="xs" id="versions-heading">
-          Versions
-        </Title>
-        <Table.ScrollContainer minWidth={820}>
-          <Table
-            data-testid="models-table"
-            aria-labelledby="versions-heading"
-            striped
-            verticalSpacing="xs"
-          >
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Version</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Parent</Table.Th>
-                <Table.Th>Created</Table.Th>
-                <Table.Th>Metrics</Table.Th>
-                <Table.Th>Training data</Table.Th>
-                <Table.Th>Note</Table.Th>
-                <Table.Th>Action</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {versions.map((version) => (
-                <VersionRow
-                  key={version.version}
-                  version={version}
-                  production={version.version === production}
-                  admin={admin}
-                  onPromote={() => setAction({ kind: 'promote', version: version.version })}
-                />
-              ))}
-              {versions.length === 0 && (
-                <Table.Tr>
-                  <Table.Td colSpan={8}>
-                    <Text size="sm" c="dimmed">
-                      {models.loading ? 'Loading…' : 'No versions.'}
-                    </Text>
-                  </Table.Td>
-                </Table.Tr>
-              )}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      </Card>
-      <Card className="console-card" withBorder radius="md">
-        <Title order={3} size="h5" mb="sm" id="decisions-heading">
-          Promotion log
-        </Title>
+      <TableCard
+        title="Versions"
+        headingId="versions-heading"
+        testId="models-table"
+        minWidth={820}
+        padding="sm"
+        verticalSpacing="xs"
+        columns={[
+          { label: 'Version' },
+          { label: 'Status' },
+          { label: 'Parent' },
+          { label: 'Created' },
+          { label: 'Metrics' },
+          { label: 'Training data' },
+          { label: 'Note' },
+          { label: 'Action' },
+        ]}
+        rows={versions.map((version) => (
+          <VersionRow
+            key={version.version}
+            version={version}
+            production={version.version === production}
+            admin={admin}
+            onPromote={() => setAction({ kind: 'promote', version: version.version })}
+          />
+        ))}
+        empty={models.loading ? 'Loading…' : 'No versions.'}
+      />
+      <TimelineCard
+        title="Promotion log"
+        headingId="decisions-heading"
+        testId="decisions-timeline"
+        items={log.map((decision) => decisionItem(decision))}
+        empty={decisions.loading ? 'Loading…' : 'No decisions yet.'}
+      >
         {decisions.error !== null && (
           <Alert color="red" title="Decisions could not be loaded" mb="sm">
             {decisions.error}
           </Alert>
         )}
-        {log.length === 0 ? (
-          <Text size="sm" c="dimmed">
-            {decisions.loading ? 'Loading…' : 'No decisions yet.'}
-          </Text>
-        ) : (
-          <Timeline
-            active={log.length - 1}
-            bulletSize={14}
-            lineWidth={2}
-            data-testid="decisions-timeline"
-            aria-labelledby="decisions-heading"
-          >
-            {log.map((decision) =>
-              // A Timeline.Item itself (not a component around one): Timeline marks its direct
-              // children active.
-              decisionItem(decision),
-            )}
-          </Timeline>
-        )}
-      </Card>
+      </TimelineCard>
       <ActionModal
         action={action}
         onClose={() => setAction(null)}

@@ -1,5 +1,6 @@
 import { useCallback, useMemo, useState } from 'react';
 import { Badge, Card, Group, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { TableCard } from '../cards.tsx';
 import { ChartFrame, ThroughputChart } from '../ChartFrame.tsx';
 import { ConnectionBadge } from '../ConnectionBadge.tsx';
 import { formatClock, formatInteger, formatNumber } from '../format.ts';
@@ -78,80 +79,43 @@ export function PipelinePage() {
         />
       </ChartFrame>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
-        <Card className="console-card" withBorder radius="md">
-          <Title order={3} size="h5" mb="xs" id="lag-heading">
-            Consumer lag
-          </Title>
-          <Table.ScrollContainer minWidth={320}>
-            <Table data-testid="lag-table" aria-labelledby="lag-heading" striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Group</Table.Th>
-                  <Table.Th>Topic</Table.Th>
-                  <Table.Th ta="right">Lag</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {(latest?.groups ?? []).map((group) => (
-                  <Table.Tr
-                    key={`${group.group}/${group.topic}`}
-                    data-group={group.group}
-                    data-topic={group.topic}
-                  >
-                    <Table.Td>{group.group}</Table.Td>
-                    <Table.Td>{group.topic}</Table.Td>
-                    <Table.Td ta="right">{formatInteger(group.lag)}</Table.Td>
-                  </Table.Tr>
-                ))}
-                {(latest?.groups.length ?? 0) === 0 && (
-                  <Table.Tr>
-                    <Table.Td colSpan={3}>
-                      <Text size="sm" c="dimmed">
-                        No consumer groups yet.
-                      </Text>
-                    </Table.Td>
-                  </Table.Tr>
-                )}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-        </Card>
-        <Card className="console-card" withBorder radius="md">
-          <Title order={3} size="h5" mb="xs" id="dlq-heading">
-            Dead letters
-          </Title>
-          <Table.ScrollContainer minWidth={280}>
-            <Table data-testid="dlq-table" aria-labelledby="dlq-heading" striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Topic</Table.Th>
-                  <Table.Th ta="right">Messages</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {(latest?.deadLetters ?? []).map((dlq) => (
-                  <Table.Tr key={dlq.topic} data-topic={dlq.topic}>
-                    <Table.Td>{dlq.topic}</Table.Td>
-                    <Table.Td ta="right">
-                      <Badge color={dlq.messages > 0 ? 'red' : 'gray'} variant="light">
-                        {formatInteger(dlq.messages)}
-                      </Badge>
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-                {(latest?.deadLetters.length ?? 0) === 0 && (
-                  <Table.Tr>
-                    <Table.Td colSpan={2}>
-                      <Text size="sm" c="dimmed">
-                        No dead-letter topics yet.
-                      </Text>
-                    </Table.Td>
-                  </Table.Tr>
-                )}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-        </Card>
+        <TableCard
+          title="Consumer lag"
+          headingId="lag-heading"
+          testId="lag-table"
+          minWidth={320}
+          columns={[{ label: 'Group' }, { label: 'Topic' }, { label: 'Lag', align: 'right' }]}
+          rows={(latest?.groups ?? []).map((group) => (
+            <Table.Tr
+              key={`${group.group}/${group.topic}`}
+              data-group={group.group}
+              data-topic={group.topic}
+            >
+              <Table.Td>{group.group}</Table.Td>
+              <Table.Td>{group.topic}</Table.Td>
+              <Table.Td ta="right">{formatInteger(group.lag)}</Table.Td>
+            </Table.Tr>
+          ))}
+          empty="No consumer groups yet."
+        />
+        <TableCard
+          title="Dead letters"
+          headingId="dlq-heading"
+          testId="dlq-table"
+          minWidth={280}
+          columns={[{ label: 'Topic' }, { label: 'Messages', align: 'right' }]}
+          rows={(latest?.deadLetters ?? []).map((dlq) => (
+            <Table.Tr key={dlq.topic} data-topic={dlq.topic}>
+              <Table.Td>{dlq.topic}</Table.Td>
+              <Table.Td ta="right">
+                <Badge color={dlq.messages > 0 ? 'red' : 'gray'} variant="light">
+                  {formatInteger(dlq.messages)}
+                </Badge>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+          empty="No dead-letter topics yet."
+        />
       </SimpleGrid>
       <section aria-labelledby="readiness-heading">
         <Title order={3} size="h5" mb="xs" id="readiness-heading">

@@ -1,4 +1,11 @@
-import { type ComponentProps, type FormEvent, useMemo, useRef, useState } from 'react';
+import {
+  type ComponentProps,
+  type FormEvent,
+  type ReactNode,
+  useMemo,
+  useRef,
+  useState,
+} from 'react';
 import {
   Alert,
   Badge,
@@ -42,7 +49,35 @@ export function PredictPage() {
   );
 }
 
+/** A card that is a section of the page, labelled by its title. */
+function SectionCard({
+  title,
+  headingId,
+  children,
+}: {
+  title: string;
+  headingId: string;
+  children: ReactNode;
+}) {
+  return (
+    <Card
+      className="console-card"
+      withBorder
+      radius="md"
+      component="section"
+      aria-labelledby={headingId}
+    >
+      <Title order={3} size="h4" id={headingId} mb="sm">
+        {title}
+      </Title>
+      {children}
+    </Card>
+  );
+}
+
+const LABELS: Label[] = ['NEGATIVE', 'POSITIVE'];
 const LABEL_COLOR: Record<Label, string> = { NEGATIVE: 'red', POSITIVE: 'teal' };
+const LABEL_NAME: Record<Label, string> = { NEGATIVE: 'Negative', POSITIVE: 'Positive' };
 
 function SinglePredict() {
   const [text, setText] = useState('');
@@ -67,16 +102,7 @@ function SinglePredict() {
 
   const result = answer?.results[0];
   return (
-    <Card
-      className="console-card"
-      withBorder
-      radius="md"
-      component="section"
-      aria-labelledby="single-heading"
-    >
-      <Title order={3} size="h4" id="single-heading" mb="sm">
-        One text
-      </Title>
+    <SectionCard title="One text" headingId="single-heading">
       <form onSubmit={(event) => void submit(event)}>
         <Stack gap="sm">
           <Textarea
@@ -126,24 +152,18 @@ function SinglePredict() {
             role="group"
             aria-label="Class probabilities"
           >
-            <Progress.Section
-              value={result.probabilities.NEGATIVE * 100}
-              color="red"
-              aria-label={`Negative probability ${formatPercent(result.probabilities.NEGATIVE)}`}
-            >
-              <Progress.Label>
-                NEGATIVE {formatPercent(result.probabilities.NEGATIVE, 0)}
-              </Progress.Label>
-            </Progress.Section>
-            <Progress.Section
-              value={result.probabilities.POSITIVE * 100}
-              color="teal"
-              aria-label={`Positive probability ${formatPercent(result.probabilities.POSITIVE)}`}
-            >
-              <Progress.Label>
-                POSITIVE {formatPercent(result.probabilities.POSITIVE, 0)}
-              </Progress.Label>
-            </Progress.Section>
+            {LABELS.map((label) => (
+              <Progress.Section
+                key={label}
+                value={result.probabilities[label] * 100}
+                color={LABEL_COLOR[label]}
+                aria-label={`${LABEL_NAME[label]} probability ${formatPercent(result.probabilities[label])}`}
+              >
+                <Progress.Label>
+                  {label} {formatPercent(result.probabilities[label], 0)}
+                </Progress.Label>
+              </Progress.Section>
+            ))}
           </Progress.Root>
           <Text size="sm" c="dimmed">
             P(negative) {formatNumber(result.probabilities.NEGATIVE, 4)} · P(positive){' '}
@@ -164,7 +184,7 @@ function SinglePredict() {
           )}
         </Stack>
       )}
-    </Card>
+    </SectionCard>
   );
 }
 
@@ -282,16 +302,7 @@ function CsvScoring() {
   const canScore = columnCheck !== null && 'texts' in columnCheck && !running;
 
   return (
-    <Card
-      className="console-card"
-      withBorder
-      radius="md"
-      component="section"
-      aria-labelledby="csv-heading"
-    >
-      <Title order={3} size="h4" id="csv-heading" mb="sm">
-        Batch scoring
-      </Title>
+    <SectionCard title="Batch scoring" headingId="csv-heading">
       <Stack gap="sm">
         <Text size="sm" c="dimmed">
           A header row is required; up to {formatInteger(MAX_ROWS)} rows. Texts are sent{' '}
@@ -381,7 +392,7 @@ function CsvScoring() {
         )}
         {results !== null && <CsvResults rows={results} />}
       </Stack>
-    </Card>
+    </SectionCard>
   );
 }
 
