@@ -1,5 +1,5 @@
 /**
- * The console's charts (Recharts). This module is loaded on first use (see lazy-charts.tsx),
+ * The console's charts (Recharts). This module is loaded on first use (see ChartFrame.tsx),
  * so Recharts and its d3 modules stay out of the first download.
  */
 import {
