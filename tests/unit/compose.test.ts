@@ -220,6 +220,7 @@ const REQUIRED_PASSWORDS = {
   CLICKHOUSE_DRIFT_PASSWORD: 'placeholder',
   CLICKHOUSE_RETRAINER_PASSWORD: 'placeholder',
   CLICKHOUSE_PROMOTER_PASSWORD: 'placeholder',
+  CLICKHOUSE_CONSOLE_PASSWORD: 'placeholder',
   GRAFANA_ADMIN_PASSWORD: 'placeholder',
 };
 
@@ -497,7 +498,14 @@ describe('docker-compose.yml', () => {
       const service = mapAt(services[app]);
       expect(environmentOf(service).KAFKA_USERNAME, app).toBe(app);
       expect(environmentOf(service).KAFKA_PASSWORD_FILE, app).toBe(`/run/secrets/kafka-${app}`);
-      expect(secretsOf(service), app).toEqual([`kafka-${app}`]);
+      // The gateway also runs the web console, under the console's own principal.
+      const extra = app === 'gateway' ? ['kafka-console'] : [];
+      expect(secretsOf(service).sort(), app).toEqual([`kafka-${app}`, ...extra].sort());
+      if (app === 'gateway') {
+        expect(environmentOf(service).CONSOLE_KAFKA_PASSWORD_FILE).toBe(
+          '/run/secrets/kafka-console',
+        );
+      }
     }
   });
 
@@ -538,26 +546,39 @@ describe('docker-compose.yml', () => {
       'utf8',
     );
     const clickhouseEnvironment = environmentOf(mapAt(services.clickhouse));
+    // The ClickHouse user of each application service; the gateway's is its console's.
+    const userOf: Record<string, string> = {
+      logger: 'logger',
+      drift: 'drift',
+      retrainer: 'retrainer',
+      promoter: 'promoter',
+      gateway: 'console',
+    };
     for (const app of apps) {
       const environment = environmentOf(mapAt(services[app]));
-      if (!['logger', 'drift', 'retrainer', 'promoter'].includes(app)) {
-        // gateway and inference never touch ClickHouse: no address, no credentials.
+      const user = userOf[app];
+      if (user === undefined) {
+        // inference never touches ClickHouse: no address, no credentials.
         expect(
           Object.keys(environment).filter((name) => name.startsWith('CLICKHOUSE_')),
           app,
         ).toEqual([]);
         continue;
       }
-      expect(environment.CLICKHOUSE_USER, app).toBe(app);
+      expect(environment.CLICKHOUSE_USER, app).toBe(user);
       expect(environment.CLICKHOUSE_MIGRATIONS, app).toBe('verify');
       expect(environment.CLICKHOUSE_DATABASE, app).toBe('sentiment');
-      const block = new RegExp(`<${app}>([\\s\\S]*?)</${app}>`).exec(users)?.[1] ?? '';
-      expect(block, app).toContain(`from_env="SENTIMENT_${app.toUpperCase()}_PASSWORD"`);
-      expect(clickhouseEnvironment[`SENTIMENT_${app.toUpperCase()}_PASSWORD`], app).toBe(
+      const block = new RegExp(`<${user}>([\\s\\S]*?)</${user}>`).exec(users)?.[1] ?? '';
+      expect(block, app).toContain(`from_env="SENTIMENT_${user.toUpperCase()}_PASSWORD"`);
+      expect(clickhouseEnvironment[`SENTIMENT_${user.toUpperCase()}_PASSWORD`], app).toBe(
         'placeholder',
       );
       const grants = [...block.matchAll(/<query>([^<]+)<\/query>/g)].map((match) => match[1]!);
-      expect(grants, app).toContain('GRANT SELECT ON sentiment.schema_migrations');
+      // Services that verify migrations at start read schema_migrations; the console reads
+      // only what it shows.
+      if (user !== 'console') {
+        expect(grants, app).toContain('GRANT SELECT ON sentiment.schema_migrations');
+      }
       for (const grant of grants)
         expect(grant, app).toMatch(/^GRANT (SELECT|INSERT)(, INSERT)? ON sentiment\.[a-z_]+$/);
     }
