@@ -16,10 +16,10 @@ import { join, resolve } from 'node:path';
 import Papa from 'papaparse';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DriftEvent } from '#platform/serde';
 import { RegistryStore, createClickHouse } from '#platform/store';
 import { createApiKey } from '../../services/gateway/api-keys.ts';
 import { launchChromium, screenshot } from '../support/browser.ts';
+import { makeDriftEvent } from '../support/examples.ts';
 import { type TestKafka, connectTestKafka, waitUntil } from '../support/kafka.ts';
 import { Loop, runCli } from '../support/loop.ts';
 import { copyModelAsVersion } from '../support/model.ts';
@@ -229,24 +229,14 @@ describe('web console (Chromium, real gateway)', () => {
       .first()
       .waitFor({ timeout: 20_000 });
 
-    const event: DriftEvent = {
-      eventId: randomUUID(),
-      eventTime: Date.now(),
+    const event = makeDriftEvent({
       modelName,
       modelVersion: '2',
       segment: '*',
-      kind: 'STATE_CHANGE',
       state: 'DRIFT',
       previousState: 'OK',
-      predictionDriftState: 'OK',
-      statistics: [],
-      windowStart: Date.now() - 60_000,
-      windowEnd: Date.now(),
-      windowSize: 200,
-      classMix: { NEGATIVE: 0.5, POSITIVE: 0.5 },
-      episodeId: randomUUID(),
       reason: 'console end-to-end test',
-    };
+    });
     // The page's live stream may connect a moment after the page loads: publish until seen.
     await expect
       .poll(

@@ -1,6 +1,6 @@
 /** One realistic example of every event type, keyed by the topic that carries it. */
 import { randomUUID } from 'node:crypto';
-import type { TopicName, TopicValues } from '#platform/serde';
+import type { DriftEvent, TopicName, TopicValues } from '#platform/serde';
 
 const base = () => ({ eventId: randomUUID(), eventTime: Date.now() });
 
@@ -111,4 +111,9 @@ export function exampleEvents(): { [T in TopicName]?: TopicValues[T] } {
       service: 'inference',
     },
   };
+}
+
+/** A drift event: the example above with `overrides` (tests of drift consumers and views). */
+export function makeDriftEvent(overrides: Partial<DriftEvent> = {}): DriftEvent {
+  return { ...exampleEvents()['drift.events']!, ...overrides };
 }

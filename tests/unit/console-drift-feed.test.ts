@@ -15,29 +15,20 @@ import {
   type DriftFeedOptions,
   toFeedEvent,
 } from '../../services/gateway/console-api/drift-feed.ts';
+import { makeDriftEvent } from '../support/examples.ts';
 
 const MODEL = 'sentiment';
 
 function driftEvent(id: string, overrides: Partial<DriftEvent> = {}): DriftEvent {
-  return {
+  return makeDriftEvent({
     eventId: id,
     eventTime: 1_700_000_000_000,
     modelName: MODEL,
     modelVersion: '3',
-    segment: '*',
-    kind: 'STATE_CHANGE',
-    state: 'DRIFT',
-    previousState: 'OK',
-    predictionDriftState: 'OK',
-    statistics: [{ name: 'domain_auc', value: 0.81, threshold: 0.7, exceeded: true }],
-    windowStart: 1_699_999_000_000,
-    windowEnd: 1_700_000_000_000,
-    windowSize: 500,
-    classMix: { NEGATIVE: 0.4, POSITIVE: 0.6 },
     episodeId: `episode-${id}`,
     reason: 'domain AUC above threshold',
     ...overrides,
-  };
+  });
 }
 
 let offset = 0;
