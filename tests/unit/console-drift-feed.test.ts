@@ -4,8 +4,6 @@
  * subscribers (oldest first) and fans each one out; a message that does not decode is counted,
  * logged and skipped, never thrown (a throw would stop the topic watcher).
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import type { WatchedMessage } from '#platform/kafka';
 import type { DriftEvent } from '#platform/serde';
@@ -16,6 +14,7 @@ import {
   toFeedEvent,
 } from '../../services/gateway/console-api/drift-feed.ts';
 import { makeDriftEvent } from '../support/examples.ts';
+import { capturedLogger } from '../support/logs.ts';
 
 const MODEL = 'sentiment';
 
@@ -50,21 +49,6 @@ function feed(overrides: Partial<DriftFeedOptions> = {}): DriftFeed {
 }
 
 const ids = (events: readonly DriftFeedEvent[]) => events.map((event) => event.eventId);
-
-/** Log lines as objects, from a pino logger writing into memory. */
-function capturedLogger() {
-  const lines: { level: number; msg: string; partition?: number; offset?: string }[] = [];
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()));
-        done();
-      },
-    }),
-  );
-  return { logger, lines };
-}
 
 describe('DriftFeed', () => {
   it('shows only the gateway model events, without the statistics', async () => {

@@ -5,8 +5,6 @@
  */
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Readiness, closeServer } from '#platform/common';
 import {
@@ -17,6 +15,7 @@ import {
   type ServiceProbe,
   httpServiceProbe,
 } from '../../services/gateway/console-api/pipeline-monitor.ts';
+import { capturedLogger } from '../support/logs.ts';
 
 interface PartitionRange {
   partition: number;
@@ -91,22 +90,6 @@ function probe(name: string, readiness: () => Promise<Readiness>): ServiceProbe 
 }
 const readyProbe = (name: string) =>
   probe(name, async () => ({ ready: true, checks: { consumer: true } }));
-
-/** Log lines as objects, from a pino logger writing into memory. */
-function capturedLogger() {
-  const lines: { level: number; msg: string; part?: string; err?: string }[] = [];
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()));
-        done();
-      },
-    }),
-  );
-  const warnings = () => lines.filter((line) => line.level === 40);
-  return { logger, lines, warnings };
-}
 
 /** A monitor on `kafka` with a hand-moved clock (start 1_000_000 ms). */
 function monitorOn(kafka: FakeKafka, overrides: Partial<PipelineMonitorOptions> = {}) {
