@@ -29,7 +29,7 @@ import { type ConsoleSources, consoleApiRoutes } from './routes/console-api.ts';
 import { clientErrorHandler, errorHandlerPlugin } from './routes/errors.ts';
 import { modelRoutes } from './routes/model.ts';
 import { opsRoutes } from './routes/ops.ts';
-import { predictRoutes } from './routes/predict.ts';
+import { type PredictRoutesOptions, predictRoutes } from './routes/predict.ts';
 import { requestMetricsPlugin } from './routes/request-metrics.ts';
 import { reviewsRoutes } from './routes/reviews.ts';
 import type { TextLimits } from './routes/texts.ts';
@@ -46,7 +46,12 @@ export interface GatewayLimits extends TextLimits {
 }
 
 export interface GatewayDeps {
+  /** Scores texts with production. */
   readonly score: (texts: readonly string[]) => Promise<ScoredBatch>;
+  /** The canary serving now and its share (routes/predict.ts); absent: never a canary. */
+  readonly canary?: PredictRoutesOptions['canary'];
+  /** Shadow scoring by the candidate in SHADOW (routes/predict.ts); absent: no shadow. */
+  readonly shadow?: PredictRoutesOptions['shadow'];
   /** The serving model, or undefined while none is loaded. */
   readonly model: () => ModelInfo | undefined;
   readonly publishPredictions: (events: readonly OutgoingEvent<'predictions'>[]) => number;
@@ -95,6 +100,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   await app.register(predictRoutes, {
     score: deps.score,
+    ...(deps.canary ? { canary: deps.canary } : {}),
+    ...(deps.shadow ? { shadow: deps.shadow } : {}),
     model: deps.model,
     publishPredictions: deps.publishPredictions,
     modelName: deps.modelName,

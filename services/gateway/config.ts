@@ -10,6 +10,7 @@ import {
 import { backboneConfigFields } from '#platform/kafka';
 import { clickhouseConfigFields } from '#platform/store';
 import { modelConfigFields } from '#domain/model';
+import { shadowConfigFields } from '#domain/scoring';
 import { registryConfigFields } from '#domain/registry';
 
 /**
@@ -61,6 +62,7 @@ export const gatewayConfigSchema = {
   ...backboneConfigFields,
   ...modelConfigFields,
   ...processConfigFields,
+  ...shadowConfigFields,
   ...clickhouseConfigFields,
   ...consoleConfigFields,
   host: stringField('GATEWAY_HOST', 'Listen address (docker-compose sets 0.0.0.0)', {

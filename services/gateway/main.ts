@@ -1,17 +1,20 @@
 /**
  * gateway: synchronous predictions over HTTP (Fastify), the async review path, and every
- * sync prediction published to `predictions`. Wiring only.
+ * sync prediction published to `predictions` (a candidate in SHADOW's to `predictions.shadow`;
+ * a canary answers its share). Wiring only.
  */
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { type Readiness, ServiceOps } from '#platform/common';
 import { createBackbone } from '#platform/kafka';
-import { MicroBatcher, ModelHost, engineOptionsOf } from '#domain/model';
+import { MicroBatcher, engineOptionsOf } from '#domain/model';
 import { createRunnerMetrics } from '#platform/runner';
 import { DeploymentVerifier } from '#platform/serde';
 import {
+  ServingModels,
   countRefusedDeployments,
   createDeploymentHandler,
+  createShadowLane,
   followDeployments,
 } from '#domain/scoring';
 import { ApiKeyRing } from './api-keys.ts';
@@ -34,16 +37,17 @@ const publisher = new PredictionPublisher({
 });
 
 // Undefined until the model has loaded (the server listens before that).
-let host: ModelHost | undefined = undefined;
+let models: ServingModels | undefined = undefined;
 const batcher = new MicroBatcher(
   {
     score: (texts) => {
-      if (!host) throw new Error('model not loaded');
-      return host.score(texts);
+      if (!models) throw new Error('model not loaded');
+      return models.scoreProduction(texts);
     },
   },
   config.maxBatchTexts,
 );
+const shadowLane = createShadowLane(metrics, config.shadowMaxPendingTexts, logger);
 // The web console (off unless CONSOLE_ENABLED): its own Kafka principal and ClickHouse reads.
 const webConsole = config.consoleEnabled
   ? createConsole({
@@ -56,7 +60,19 @@ const webConsole = config.consoleEnabled
   : undefined;
 const app = await buildApp({
   score: (texts) => batcher.score(texts),
-  model: () => host?.model,
+  canary: () => {
+    const canary = models?.canary();
+    return (
+      canary && { score: (texts) => canary.host.score(texts), trafficShare: canary.trafficShare }
+    );
+  },
+  shadow: {
+    scorer: () => models?.candidateHost('SHADOW'),
+    lane: shadowLane,
+    // Awaited inside the lane: a slow or absent Kafka keeps shadow work pending, so it sheds.
+    publish: (events) => producer.send('predictions.shadow', events),
+  },
+  model: () => models?.model,
   publishPredictions: (events) => publisher.enqueue(events),
   publisherStatus: () => publisher.status(),
   publishReviews: (events) => producer.send('reviews', events),
@@ -102,8 +118,7 @@ const deployments = followDeployments({
   onFatal: ops.fail,
   handler: createDeploymentHandler({
     modelName: config.modelName,
-    current: () => host!.model,
-    swap: (folder) => host!.swap(folder),
+    target: () => models!,
     baseDir: process.cwd(),
     verifier: DeploymentVerifier.fromFile(resolve(config.deploymentTrustedKeysFile)),
     onRefused: countRefusedDeployments(metrics),
@@ -114,12 +129,13 @@ const deployments = followDeployments({
 await ops.start({
   // Served by the app's /ready beside its own checks (model loaded, Kafka, publish buffer).
   readiness: {
-    modelWorker: () => host?.isServing ?? false,
+    modelWorker: () => models?.isServing ?? false,
     deploymentsConsumer: () => deployments.isRunning,
   },
   steps: [
     { name: 'stop accepting requests (drain in-flight)', run: () => app.close() },
     { name: 'stop deployments consumer', run: () => deployments.stop() },
+    { name: 'finish shadow work', run: () => shadowLane.drain() },
     {
       name: 'publish buffered predictions',
       run: () => publisher.flushAndStop(config.shutdownGraceMs / 2),
@@ -129,7 +145,7 @@ await ops.start({
       run: () => webConsole?.stop(),
     },
     { name: 'flush producer', run: () => producer.disconnect() },
-    { name: 'release model', run: () => host?.close() },
+    { name: 'release models', run: () => models?.close() },
   ],
 });
 // Listen first: /health answers and /ready says "not ready" while the model loads.
@@ -139,8 +155,11 @@ await ops.run(
     {
       name: 'load model',
       run: async () => {
-        host = await ModelHost.start(config.modelDir, engineOptionsOf(config));
-        logger.info({ model: host.model.version }, 'model loaded');
+        models = await ServingModels.start(config.modelDir, {
+          engine: engineOptionsOf(config),
+          logger,
+        });
+        logger.info({ model: models.model.version }, 'model loaded');
       },
     },
     { name: 'start publisher', run: () => publisher.start() },

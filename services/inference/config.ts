@@ -9,11 +9,13 @@ import {
 } from '#platform/common';
 import { backboneConfigFields } from '#platform/kafka';
 import { modelConfigFields } from '#domain/model';
+import { shadowConfigFields } from '#domain/scoring';
 
 export const inferenceConfigSchema = {
   ...backboneConfigFields,
   ...modelConfigFields,
   ...processConfigFields,
+  ...shadowConfigFields,
   groupId: stringField('INFERENCE_GROUP_ID', 'Consumer group of the reviews consumer', {
     default: 'inference',
   }),

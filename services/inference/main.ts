@@ -1,6 +1,7 @@
 /**
  * inference: consumes `reviews`, scores them with the serving model (in a worker thread),
- * produces `predictions`; follows `models.deployments` to hot-swap the model.
+ * produces `predictions`; follows `models.deployments` to hot-swap the model and to run a
+ * candidate in SHADOW (its predictions to `predictions.shadow`) or CANARY (its share).
  * Wiring only: config, adapters, start, ordered shutdown.
  */
 import { resolve } from 'node:path';
@@ -8,13 +9,15 @@ import { hostname } from 'node:os';
 import { Counter, Histogram } from 'prom-client';
 import { ServiceOps } from '#platform/common';
 import { TransactionalEventProducer, createBackbone } from '#platform/kafka';
-import { ModelHost, engineOptionsOf } from '#domain/model';
+import { engineOptionsOf } from '#domain/model';
 import { ConsumerRunner, createRunnerMetrics } from '#platform/runner';
 import { DeploymentVerifier } from '#platform/serde';
 import { parseInferenceConfig, transactionalIdOf } from './config.ts';
 import {
+  ServingModels,
   countRefusedDeployments,
   createDeploymentHandler,
+  createShadowLane,
   followDeployments,
 } from '#domain/scoring';
 import { createReviewHandler } from './review-handler.ts';
@@ -52,11 +55,12 @@ const transactions =
         logger,
       })
     : undefined;
-const host = await ModelHost.start(config.modelDir, {
-  ...engineOptionsOf(config),
-  maxBatchSize: config.maxBatchSize,
+const models = await ServingModels.start(config.modelDir, {
+  engine: { ...engineOptionsOf(config), maxBatchSize: config.maxBatchSize },
+  logger,
 });
-logger.info({ model: host.model.name, version: host.model.version }, 'model loaded');
+logger.info({ model: models.model.name, version: models.model.version }, 'model loaded');
+const shadowLane = createShadowLane(metrics, config.shadowMaxPendingTexts, logger);
 
 const reviews = new ConsumerRunner({
   kafka,
@@ -72,7 +76,11 @@ const reviews = new ConsumerRunner({
   ...(transactions ? { transactions } : {}),
   onFatal: ops.fail,
   handler: createReviewHandler({
-    score: (texts) => host.score(texts),
+    models,
+    shadow: {
+      lane: shadowLane,
+      publish: (events) => producer.send('predictions.shadow', events),
+    },
     maxTextBytes: config.maxTextBytes,
     modelName: config.modelName,
     onScored: (count, version, seconds) => {
@@ -91,8 +99,7 @@ const deployments = followDeployments({
   onFatal: ops.fail,
   handler: createDeploymentHandler({
     modelName: config.modelName,
-    current: () => host.model,
-    swap: (folder) => host.swap(folder),
+    target: () => models,
     baseDir: process.cwd(),
     verifier: DeploymentVerifier.fromFile(resolve(config.deploymentTrustedKeysFile)),
     onRefused: countRefusedDeployments(metrics),
@@ -102,16 +109,17 @@ const deployments = followDeployments({
 
 await ops.start({
   readiness: {
-    model: () => host.isServing,
+    model: () => models.isServing,
     reviewsConsumer: () => reviews.isRunning,
     deploymentsConsumer: () => deployments.isRunning,
   },
   steps: [
     { name: 'stop reviews consumer (drain in-flight batch)', run: () => reviews.stop() },
     { name: 'stop deployments consumer', run: () => deployments.stop() },
+    { name: 'finish shadow work', run: () => shadowLane.drain() },
     { name: 'close transactional producer', run: () => transactions?.disconnect() },
     { name: 'flush producer', run: () => producer.disconnect() },
-    { name: 'release model', run: () => host.close() },
+    { name: 'release models', run: () => models.close() },
   ],
 });
 
@@ -123,7 +131,7 @@ await ops.run(
     { name: 'start reviews consumer', run: () => reviews.start() },
   ],
   {
-    model: host.model.version,
+    model: models.model.version,
     metricsPort: config.metricsPort,
     metricsHost: config.metricsHost,
     delivery: config.delivery,

@@ -1,5 +1,6 @@
 /**
- * logger: consumes `predictions` and stores them in ClickHouse in batches; offsets are
+ * logger: consumes `predictions` and `predictions.shadow` (a candidate's shadow answers, one
+ * consumer group of its own) and stores both in ClickHouse in batches; offsets are
  * committed only after the insert succeeded; while ClickHouse is unreachable it retries with
  * backoff and consumes nothing more. Wiring only.
  */
@@ -37,35 +38,48 @@ const store = createPredictionStore({
   onAvailability: (available) => clickhouseUp.set(available ? 1 : 0),
 });
 
-const runner = new ConsumerRunner({
-  kafka,
-  codec,
-  producer,
-  topic: 'predictions',
-  groupId: config.groupId,
-  service: 'logger',
-  logger,
-  metrics: createRunnerMetrics(metrics),
-  fromBeginning: true,
-  partitionsConsumedConcurrently: config.partitionsConcurrently,
-  batchesInFlightPerPartition: config.batchesInFlight,
-  onFatal: ops.fail,
-  handler: createPredictionHandler({
-    store: (chunk, rows) => store.store(chunk, rows),
-    embeddingWidths: new EmbeddingWidths(config.embeddingMaxDimension),
-    onStored: (rows) => stored.inc(rows),
-  }),
-});
+const embeddingWidths = new EmbeddingWidths(config.embeddingMaxDimension);
+const runnerMetrics = createRunnerMetrics(metrics);
+const consume = (topic: 'predictions' | 'predictions.shadow', groupId: string) =>
+  new ConsumerRunner({
+    kafka,
+    codec,
+    producer,
+    topic,
+    groupId,
+    service: 'logger',
+    logger,
+    metrics: runnerMetrics,
+    fromBeginning: true,
+    partitionsConsumedConcurrently: config.partitionsConcurrently,
+    batchesInFlightPerPartition: config.batchesInFlight,
+    onFatal: ops.fail,
+    handler: createPredictionHandler({
+      store: (chunk, rows) => store.store(chunk, rows),
+      embeddingWidths,
+      topic,
+      onStored: (rows) => stored.inc(rows),
+    }),
+  });
+const runner = consume('predictions', config.groupId);
+// A group of its own: shadow traffic never holds back the served predictions' offsets.
+const shadowRunner = consume('predictions.shadow', `${config.groupId}-shadow`);
 
 const reachable = clickhouseReachable(config);
 await ops.start({
   readiness: {
     consumer: () => runner.isRunning,
+    shadowConsumer: () => shadowRunner.isRunning,
     // Answering, and the last insert did not fail (a user without INSERT pings fine).
     clickhouse: async () => store.available && (await reachable()),
   },
   steps: [
-    { name: 'stop consumer (drain in-flight batches)', run: () => runner.stop() },
+    {
+      name: 'stop consumers (drain in-flight batches)',
+      run: async () => {
+        await Promise.all([runner.stop(), shadowRunner.stop()]);
+      },
+    },
     { name: 'flush inserts', run: () => store.flush() },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'close clickhouse', run: () => inserter.close() },
@@ -77,6 +91,7 @@ await ops.run(
     { name: 'migrations', run: () => migrate(config, logger) },
     { name: 'connect producer', run: () => producer.connect() },
     { name: 'start consumer', run: () => runner.start() },
+    { name: 'start shadow consumer', run: () => shadowRunner.start() },
   ],
   { groupId: config.groupId, metricsPort: config.metricsPort },
 );

@@ -3,6 +3,9 @@
  * store wrongly, such as an embedding of the wrong dimension, or one whose values do not fit
  * their columns, is rejected to the DLQ with the reason), encoded in RowBinary as one chunk
  * per batch, then stored through the shared InsertBatcher; resolves once they are durable.
+ * One handler per topic: `predictions` takes served predictions only (STREAM, SYNC), and
+ * `predictions.shadow` only SHADOW ones with `shadowOf`; one on the wrong topic is rejected
+ * (PREDICTION_ORIGIN_MISPLACED), so the table never counts a shadow answer as served.
  */
 import { InvalidMessageError } from '#platform/common';
 import type { BatchHandler, Rejection } from '#platform/runner';
@@ -43,6 +46,8 @@ export interface PredictionHandlerDeps {
   /** Stores `rows` rows encoded in RowBinary (PREDICTION_COLUMNS); resolves once durable. */
   readonly store: (chunk: Buffer, rows: number) => Promise<void>;
   readonly embeddingWidths: EmbeddingWidths;
+  /** Which topic this handler consumes: `predictions` (served) or `predictions.shadow`. */
+  readonly topic: 'predictions' | 'predictions.shadow';
   readonly now?: () => number;
   readonly onStored?: (rows: number) => void;
 }
@@ -74,6 +79,28 @@ export function checkPrediction(
   return undefined;
 }
 
+/** A prediction whose origin does not belong on `topic` (see the module doc). */
+export function checkOrigin(
+  prediction: Prediction,
+  topic: PredictionHandlerDeps['topic'],
+): InvalidMessageError | undefined {
+  const shadow = prediction.origin === 'SHADOW';
+  if (topic === 'predictions.shadow' && !(shadow && prediction.shadowOf)) {
+    return new InvalidMessageError(
+      'PREDICTION_ORIGIN_MISPLACED',
+      `predictions.shadow holds SHADOW predictions with shadowOf; got origin ${prediction.origin}` +
+        `${shadow ? ' without shadowOf' : ''}`,
+    );
+  }
+  if (topic === 'predictions' && shadow) {
+    return new InvalidMessageError(
+      'PREDICTION_ORIGIN_MISPLACED',
+      'predictions holds served predictions; SHADOW ones belong on predictions.shadow',
+    );
+  }
+  return undefined;
+}
+
 export function createPredictionHandler(deps: PredictionHandlerDeps): BatchHandler<Prediction> {
   const now = deps.now ?? Date.now;
   return async (events) => {
@@ -83,7 +110,8 @@ export function createPredictionHandler(deps: PredictionHandlerDeps): BatchHandl
     );
     const ingest = now();
     for (const event of events) {
-      const problem = checkPrediction(event.event, deps.embeddingWidths);
+      const problem =
+        checkOrigin(event.event, deps.topic) ?? checkPrediction(event.event, deps.embeddingWidths);
       if (problem) {
         rejected.push({ event, error: problem });
         continue;

@@ -1,5 +1,8 @@
 /**
- * The promoter's batch handler for `models.candidates`: one decision per candidate.
+ * The promoter's batch handler for `models.candidates`: one decision per candidate, the
+ * offline gate (rule.ts). A candidate that passes it against a production version enters
+ * SHADOW (when the live trial is on), and the live gate decides it later (live-trials.ts);
+ * otherwise the verdict is PROMOTED or BLOCKED at once.
  *
  * Exactly one decision per candidate, whatever is redelivered: the decision id is derived
  * from the model and candidate version, and a candidate whose decision is already in the
@@ -35,6 +38,11 @@ export interface PromoterDeps {
     data: readonly LabelledText[],
   ) => Promise<ClassificationMetrics>;
   readonly baseDir: string;
+  /**
+   * A candidate that passes the offline gate against a production version enters SHADOW (the
+   * live gate decides it later: live-trials.ts); false: it is promoted at once.
+   */
+  readonly shadow: boolean;
   readonly actor: string;
   readonly logger: Logger;
   /** Test hook: runs after each decision, before the offset is committed. */
@@ -120,13 +128,43 @@ export async function decideCandidate(deps: PromoterDeps, candidate: ModelCandid
       requestId: candidate.requestId,
     },
   };
+  const toShadow = verdict.decision === 'PROMOTED' && deps.shadow && productionScores !== null;
   deps.logger.info(
-    { version: record.version, decision: verdict.decision, reason: verdict.reason },
+    {
+      version: record.version,
+      decision: toShadow ? 'SHADOW' : verdict.decision,
+      reason: verdict.reason,
+    },
     'candidate decided',
   );
+  if (toShadow) {
+    await retireSupersededTrial(deps, record.version);
+    return deps.registry.startShadow(record.version, {
+      ...input,
+      reason: `passed the offline gate, live trial in shadow: ${verdict.reason}`,
+    });
+  }
   return verdict.decision === 'PROMOTED'
     ? deps.registry.promote(record.version, input)
     : deps.registry.block(record.version, input);
+}
+
+/**
+ * One live trial at a time: a newer candidate that passed the offline gate supersedes the one
+ * in a live role (trained on older data), which is BLOCKED (SHADOW) or rolled back (CANARY).
+ */
+async function retireSupersededTrial(deps: PromoterDeps, version: string): Promise<void> {
+  const { candidate } = await deps.registry.plan(deps.modelName);
+  if (candidate === null || candidate.version === version) return;
+  const input = {
+    modelName: deps.modelName,
+    actor: deps.actor,
+    reason: `superseded by candidate ${version}, which passed the offline gate`,
+    decisionId: deterministicUuid(deps.modelName, candidate.version, 'superseded', version),
+  };
+  deps.logger.info({ version: candidate.version, by: version }, 'live trial superseded');
+  if (candidate.role === 'CANARY') await deps.registry.rollbackCanary(input);
+  else await deps.registry.block(candidate.version, input);
 }
 
 export function createCandidateHandler(deps: PromoterDeps): BatchHandler<ModelCandidate> {

@@ -7,7 +7,7 @@ import {
   intField,
 } from '#platform/common';
 import { backboneConfigFields } from '#platform/kafka';
-import { registryConfigFields } from '#domain/registry';
+import { liveTrialConfigFields, registryConfigFields } from '#domain/registry';
 import { clickhouseConfigFields } from '#platform/store';
 
 export const promoterConfigSchema = {
@@ -18,6 +18,12 @@ export const promoterConfigSchema = {
   goldenSetFile: registryConfigFields.goldenSetFile,
   deploymentSigningKeyFile: registryConfigFields.deploymentSigningKeyFile,
   minF1: registryConfigFields.minF1,
+  ...liveTrialConfigFields,
+  livePollMs: intField(
+    'LIVE_TRIAL_POLL_MS',
+    'How often the candidate in SHADOW or CANARY is assessed on live evidence',
+    { default: 15_000, min: 100 },
+  ),
   modelName: stringField('MODEL_NAME', 'Model whose candidates this promoter decides', {
     default: 'sentiment',
   }),

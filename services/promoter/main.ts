@@ -1,8 +1,10 @@
 /**
  * promoter: decides every candidate on `models.candidates` — scores it and production on the
- * same evaluation data, promotes it only when it is at least as good (gated redeploy), logs
- * every decision, publishes `models.deployments` on promotion. One partition, one consumer
- * group: a single active promoter per model. Wiring only.
+ * same evaluation data (the offline gate); one that is at least as good enters SHADOW, and the
+ * live trial loop promotes it (directly or through a CANARY) or blocks it on live evidence
+ * from the predictions table (gated redeploy). Logs every decision; the registry publishes
+ * `models.deployments`. One partition, one consumer group: a single active promoter per
+ * model. Wiring only.
  */
 import { resolve } from 'node:path';
 import { ServiceOps, sleep } from '#platform/common';
@@ -10,9 +12,16 @@ import { createBackbone } from '#platform/kafka';
 import { evaluateInWorker, readLabelledTsv } from '#domain/model';
 import { createModelRegistry } from '#domain/registry';
 import { ConsumerRunner, createRunnerMetrics } from '#platform/runner';
-import { clickhouseReachable, createClickHouse, migrate } from '#platform/store';
+import {
+  clickhouseReachable,
+  createClickHouse,
+  migrate,
+  readServedLabelled,
+  readShadowPairs,
+} from '#platform/store';
 import { createCandidateHandler } from './candidate-handler.ts';
 import { parsePromoterConfig } from './config.ts';
+import { LiveTrialLoop } from './live-trials.ts';
 
 const config = parsePromoterConfig(process.env);
 const ops = ServiceOps.create('promoter', config);
@@ -47,6 +56,7 @@ const runner = new ConsumerRunner({
     // In a worker thread: the consumer keeps heartbeating while a model is scored.
     evaluate: evaluateInWorker,
     baseDir: process.cwd(),
+    shadow: config.shadowEnabled,
     actor: 'promoter',
     logger,
     ...(config.testDelayAfterDecisionMs > 0
@@ -55,9 +65,25 @@ const runner = new ConsumerRunner({
   }),
 });
 
+const liveTrials = new LiveTrialLoop(
+  {
+    modelName: config.modelName,
+    registry,
+    evidence: {
+      shadowPairs: (query) => readShadowPairs(clickhouse, query),
+      servedLabelled: (query) => readServedLabelled(clickhouse, query),
+    },
+    settings: config,
+    actor: 'promoter',
+    logger,
+  },
+  config.livePollMs,
+);
+
 await ops.start({
   readiness: { consumer: () => runner.isRunning, clickhouse: clickhouseReachable(config) },
   steps: [
+    { name: 'stop live trials (finish the round in progress)', run: () => liveTrials.stop() },
     { name: 'stop consumer (finish the decision in progress)', run: () => runner.stop() },
     { name: 'flush producer', run: () => producer.disconnect() },
     { name: 'close clickhouse', run: () => clickhouse.close() },
@@ -70,6 +96,12 @@ await ops.run(
     { name: 'connect producer', run: () => producer.connect() },
     { name: 'register schemas', run: () => codec.registerAll() },
     { name: 'start consumer', run: () => runner.start() },
+    { name: 'start live trials', run: () => liveTrials.start() },
   ],
-  { model: config.modelName, groupId: config.groupId },
+  {
+    model: config.modelName,
+    groupId: config.groupId,
+    shadow: config.shadowEnabled,
+    canaryTrafficShare: config.canaryTrafficShare,
+  },
 );

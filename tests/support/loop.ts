@@ -28,7 +28,10 @@ export interface LoopSettings {
 /** The consumer groups (of `main.ts`) that each service starts from the beginning. */
 const GROUPS: Record<LoopService, (model: string) => { groupId: string; topic: string }[]> = {
   inference: (model) => [{ groupId: `inference-${model}`, topic: 'reviews' }],
-  logger: (model) => [{ groupId: `logger-${model}`, topic: 'predictions' }],
+  logger: (model) => [
+    { groupId: `logger-${model}`, topic: 'predictions' },
+    { groupId: `logger-${model}-shadow`, topic: 'predictions.shadow' },
+  ],
   retrainer: (model) => [
     { groupId: `retrainer-${model}-drift-events`, topic: 'drift.events' },
     { groupId: `retrainer-${model}-requests`, topic: 'retrain.requests' },

@@ -2,16 +2,19 @@
  * The model registry: versions with their lineage and metrics, the append-only promotion
  * log, the content-addressed artifact store, and `models.deployments`.
  *
- * Contract of every production change (promote, rollback):
+ * Contract of every change of what serves a model (promote, rollback; a candidate into SHADOW
+ * or CANARY, a canary rolled back, a candidate in a role blocked):
  *   1. the artifact is verified against its sha256 (a damaged artifact is never deployed);
  *   2. the decision is appended to the promotion log (the source of truth: the production
- *      alias is derived from it);
- *   3. a Deployment event is published, with the decision id as its event id, signed with the
- *      registry's key (serving processes load only signed deployments: #platform/serde
- *      deployment-signature).
- * If 3 fails after 2, the log already says what production is; `syncDeployment` publishes
+ *      alias and the candidate's live role, the serving plan, are derived from it:
+ *      #platform/store `servingPlan`);
+ *   3. a Deployment event carrying the whole new plan is published, with the decision id as its
+ *      event id, signed with the registry's key (serving processes load only signed
+ *      deployments: #platform/serde deployment-signature).
+ * If 3 fails after 2, the log already says what the plan is; `syncDeployment` publishes
  * it again (the CLI's `registry sync`, and every `registry bootstrap`), and consumers treat a
- * deployment of the version they already serve as a no-op. Every process that acts on
+ * deployment of the plan they already serve as a no-op. At most one candidate holds a live
+ * role at a time; any production change ends its trial. Every process that acts on
  * production (inference, gateway, drift) learns it from those signed events, not from the
  * tables.
  *
@@ -43,15 +46,17 @@ import {
   isDriftThresholds,
   readShippedCalibrations,
 } from '#domain/drift';
-import type { Deployment, DeploymentSigner } from '#platform/serde';
+import type { Deployment, DeploymentCandidate, DeploymentSigner } from '#platform/serde';
 import {
   type Decision,
   type DecisionRecord,
   type ModelVersionRecord,
   type RegistryTables,
+  type ServingPlan,
   RegistryError,
   productionVersion,
   rollbackTarget,
+  servingPlan,
 } from '#platform/store';
 
 /** This registry instance has no deployment signing key, so it cannot change production. */
@@ -173,6 +178,15 @@ function registryCalibration(
 function calibrationsOnly(stored: Readonly<Record<string, unknown>>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(stored).filter(([, value]) => isDriftThresholds(value)));
 }
+
+/** The deployment action of each decision that changes the serving plan. */
+const PLAN_ACTIONS: Partial<Record<Decision, Deployment['action']>> = {
+  PROMOTED: 'PROMOTE',
+  ROLLED_BACK: 'ROLLBACK',
+  SHADOW: 'SHADOW',
+  CANARY: 'CANARY',
+  BLOCKED: 'BLOCK',
+};
 
 function requireReason(reason: string): string {
   const trimmed = reason.trim();
@@ -296,7 +310,102 @@ export class ModelRegistry {
       reason,
     });
     await this.setStatus(record, 'PROMOTED');
-    await this.publish(decision, record, 'PROMOTE');
+    await this.publishPlan([...decisions, decision], decision, 'PROMOTE');
+    return decision;
+  }
+
+  /** What serves the model now: production and the candidate in a live role, if any. */
+  async plan(modelName: string): Promise<ServingPlan> {
+    return servingPlan(await this.deps.store.decisions(modelName));
+  }
+
+  /**
+   * Puts a candidate into SHADOW: serving processes score every request with it too, and
+   * never serve its answers (topic predictions.shadow). Needs a production version and no
+   * other candidate in a live role (CANDIDATE_ACTIVE); verify, log SHADOW, publish the plan.
+   */
+  async startShadow(version: string, input: DecisionInput): Promise<DecisionRecord> {
+    return this.startTrial(version, 'SHADOW', 0, input);
+  }
+
+  /**
+   * Puts a candidate into CANARY: it answers `trafficShare` (in (0, 1)) of the reviews and
+   * requests, chosen by a stable hash of the review id. From SHADOW, or with no candidate in a
+   * role; verify, log CANARY (details.trafficShare), publish the plan.
+   */
+  async startCanary(
+    version: string,
+    trafficShare: number,
+    input: DecisionInput,
+  ): Promise<DecisionRecord> {
+    if (!(trafficShare > 0 && trafficShare < 1)) {
+      throw new RegistryError(
+        'TRAFFIC_SHARE_INVALID',
+        `a canary's traffic share must lie in (0, 1), got ${trafficShare}`,
+      );
+    }
+    return this.startTrial(version, 'CANARY', trafficShare, input);
+  }
+
+  /**
+   * Takes the canary out of its share: logs ROLLED_BACK (production unchanged), marks the
+   * version BLOCKED and publishes the plan without it. NO_CANARY when no canary is serving.
+   */
+  async rollbackCanary(input: DecisionInput): Promise<DecisionRecord> {
+    const reason = requireReason(input.reason);
+    const decisions = await this.deps.store.decisions(input.modelName);
+    const already = input.decisionId && decisions.find((d) => d.decisionId === input.decisionId);
+    if (already) return already;
+    const plan = servingPlan(decisions);
+    if (plan.candidate?.role !== 'CANARY' || plan.production === null) {
+      throw new RegistryError('NO_CANARY', `${input.modelName} has no canary serving`);
+    }
+    const record = await this.requireVersion(input.modelName, plan.candidate.version);
+    const decision = await this.appendDecision(
+      'ROLLED_BACK',
+      record,
+      plan.production,
+      plan.production,
+      { ...input, reason, details: { ...input.details, canary: true } },
+    );
+    await this.setStatus(record, 'BLOCKED');
+    await this.publishPlan([...decisions, decision], decision, 'ROLLBACK');
+    return decision;
+  }
+
+  private async startTrial(
+    version: string,
+    role: 'SHADOW' | 'CANARY',
+    trafficShare: number,
+    input: DecisionInput,
+  ): Promise<DecisionRecord> {
+    const reason = requireReason(input.reason);
+    const record = await this.requireVersion(input.modelName, version);
+    const decisions = await this.deps.store.decisions(input.modelName);
+    const already = input.decisionId && decisions.find((d) => d.decisionId === input.decisionId);
+    if (already) return already;
+    const plan = servingPlan(decisions);
+    if (plan.production === null) {
+      throw new RegistryError('NO_PRODUCTION', `${input.modelName} has no production version`);
+    }
+    if (plan.production === version) {
+      throw new RegistryError('ALREADY_PRODUCTION', `${version} is production already`);
+    }
+    const other = plan.candidate;
+    if (other && !(other.version === version && other.role === 'SHADOW' && role === 'CANARY')) {
+      throw new RegistryError(
+        'CANDIDATE_ACTIVE',
+        `${other.version} is in ${other.role} already; block it or roll it back first`,
+      );
+    }
+    await this.verifyArtifact(record);
+    const decision = await this.appendDecision(role, record, plan.production, plan.production, {
+      ...input,
+      reason,
+      details: { ...input.details, ...(role === 'CANARY' ? { trafficShare } : {}) },
+    });
+    await this.setStatus(record, role);
+    await this.publishPlan([...decisions, decision], decision, role);
     return decision;
   }
 
@@ -307,12 +416,17 @@ export class ModelRegistry {
     const decisions = await this.deps.store.decisions(input.modelName);
     const already = input.decisionId && decisions.find((d) => d.decisionId === input.decisionId);
     if (already) return already;
-    const production = productionVersion(decisions);
+    const plan = servingPlan(decisions);
+    const production = plan.production;
     const decision = await this.appendDecision('BLOCKED', record, production, production, {
       ...input,
       reason,
     });
     await this.setStatus(record, 'BLOCKED');
+    // A candidate in a live role leaves it: serving processes must stop running it.
+    if (plan.candidate?.version === version && production !== null) {
+      await this.publishPlan([...decisions, decision], decision, 'BLOCK');
+    }
     return decision;
   }
 
@@ -340,24 +454,21 @@ export class ModelRegistry {
       ...input,
       reason,
     });
-    await this.publish(decision, record, 'ROLLBACK');
+    await this.publishPlan([...decisions, decision], decision, 'ROLLBACK');
     return decision;
   }
 
   /**
-   * Publishes the deployment of the current production version again (after a publish that
-   * failed, or to fill an emptied deployments topic). Returns the version, or null if none.
+   * Publishes the current serving plan again (after a publish that failed, or to fill an
+   * emptied deployments topic), as the latest decision that changed it. Returns the production
+   * version, or null if none.
    */
   async syncDeployment(modelName: string): Promise<string | null> {
     const decisions = await this.deps.store.decisions(modelName);
     const version = productionVersion(decisions);
     if (version === null) return null;
-    const last = [...decisions]
-      .reverse()
-      .find((d) => d.decision === 'PROMOTED' || d.decision === 'ROLLED_BACK')!;
-    const record = await this.requireVersion(modelName, version);
-    await this.verifyArtifact(record);
-    await this.publish(last, record, last.decision === 'ROLLED_BACK' ? 'ROLLBACK' : 'PROMOTE');
+    const last = [...decisions].reverse().find((d) => PLAN_ACTIONS[d.decision] !== undefined)!;
+    await this.publishPlan(decisions, last, PLAN_ACTIONS[last.decision]!);
     return version;
   }
 
@@ -611,23 +722,47 @@ export class ModelRegistry {
     return entry;
   }
 
-  private async publish(
+  /**
+   * Publishes the serving plan that `decisions` (the log including `decision`) give: production
+   * and its artifact, and the candidate in a role with its artifact, both verified. The
+   * decision names the event (id, time, actor, reason, action).
+   */
+  private async publishPlan(
+    decisions: readonly DecisionRecord[],
     decision: DecisionRecord,
-    record: ModelVersionRecord,
     action: Deployment['action'],
   ): Promise<void> {
-    if (!this.deps.signer) throw new SigningKeyMissingError(record.modelName);
+    if (!this.deps.signer) throw new SigningKeyMissingError(decision.modelName);
+    const plan = servingPlan(decisions);
+    if (plan.production === null) {
+      throw new RegistryError('NO_PRODUCTION', `${decision.modelName} has no production version`);
+    }
+    const production = await this.requireVersion(decision.modelName, plan.production);
+    await this.verifyArtifact(production);
+    let candidate: DeploymentCandidate | null = null;
+    if (plan.candidate) {
+      const record = await this.requireVersion(decision.modelName, plan.candidate.version);
+      await this.verifyArtifact(record);
+      candidate = {
+        modelVersion: record.version,
+        role: plan.candidate.role,
+        trafficShare: plan.candidate.trafficShare,
+        artifactUri: record.artifactUri,
+        artifactSha256: record.artifactSha256,
+      };
+    }
     const deployment = this.deps.signer.sign({
       eventId: decision.decisionId,
       eventTime: decision.timeMs,
-      modelName: record.modelName,
-      modelVersion: record.version,
+      modelName: decision.modelName,
+      modelVersion: production.version,
       previousVersion: decision.productionBefore,
       action,
-      artifactUri: record.artifactUri,
-      artifactSha256: record.artifactSha256,
+      artifactUri: production.artifactUri,
+      artifactSha256: production.artifactSha256,
       actor: decision.actor,
       reason: decision.reason,
+      candidate,
     });
     await this.deps.publishDeployment(deployment);
   }

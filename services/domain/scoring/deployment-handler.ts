@@ -2,8 +2,10 @@
  * Follows `models.deployments`, the one way every service learns the production version
  * (inference and the gateway swap their model to it, drift watches it): one consumer per
  * process (`followDeployments`) and one trust and ordering rule (`trustedDeploymentHandler`).
- * A serving process's handler (`createDeploymentHandler`): when the production version of
- * our model changes, load it beside the serving one and switch (ModelHost.swap).
+ * A serving process's handler (`createDeploymentHandler`): each event carries the whole serving
+ * plan; when the production version of our model changes, load it beside the serving one and
+ * switch (ModelHost.swap); when the candidate in a live role changes, load, re-role or retire
+ * it (ServingModels.setCandidate).
  *
  * Trust: a deployment is applied only if the registry signed it (`DeploymentVerifier`, keys
  * from DEPLOYMENT_TRUSTED_KEYS_FILE), so the artifact digest the folder is checked against is
@@ -23,6 +25,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '#platform/common';
 import type { EventSink } from '#platform/kafka';
 import { type ModelInfo, artifactFolder, verifyFolder } from '#domain/model';
+import type { LiveCandidate } from './serving-models.ts';
 import {
   type BatchHandler,
   type ConsumedEvent,
@@ -98,26 +101,75 @@ export function trustedDeploymentHandler(
   };
 }
 
+/** What a serving process changes when the plan changes (ServingModels). */
+export interface PlanTarget {
+  /** The production model serving now. */
+  readonly model: ModelInfo;
+  readonly candidate: LiveCandidate | null;
+  swapProduction(folder: string): Promise<ModelInfo>;
+  setCandidate(next: (LiveCandidate & { readonly folder: string }) | null): Promise<void>;
+}
+
 export interface DeploymentHandlerDeps extends TrustedDeploymentsDeps {
-  readonly current: () => ModelInfo;
-  readonly swap: (folder: string) => Promise<ModelInfo>;
+  /** The process's serving models (looked up per event: the gateway loads them after start). */
+  readonly target: () => PlanTarget;
   /** Base for relative artifact paths. */
   readonly baseDir: string;
   /** Checks the folder's digest; defaults to the artifact store's `verifyFolder`. */
   readonly verify?: (folder: string, sha256: string) => Promise<void>;
 }
 
-/** A serving process's follower: swaps its model to each new production version. */
+/**
+ * A serving process's follower: applies each new serving plan. Production is swapped when its
+ * version changed; the candidate is loaded, given its new role and share, or retired. Every
+ * folder is verified against the signed digest before it is loaded; a plan already in force
+ * is a no-op.
+ */
 export function createDeploymentHandler(deps: DeploymentHandlerDeps): BatchHandler<Deployment> {
+  const verify = deps.verify ?? verifyFolder;
   return trustedDeploymentHandler(deps, async (deployment) => {
-    if (deployment.modelVersion === deps.current().version) return;
-    const folder = artifactFolder(deployment.artifactUri, deps.baseDir);
-    await (deps.verify ?? verifyFolder)(folder, deployment.artifactSha256);
-    const before = deps.current().version;
-    const info = await deps.swap(folder);
+    const target = deps.target();
+    if (deployment.modelVersion !== target.model.version) {
+      const folder = artifactFolder(deployment.artifactUri, deps.baseDir);
+      await verify(folder, deployment.artifactSha256);
+      const before = target.model.version;
+      const info = await target.swapProduction(folder);
+      deps.logger.info(
+        { from: before, to: info.version, action: deployment.action, reason: deployment.reason },
+        'model swapped',
+      );
+    }
+    const wanted = deployment.candidate;
+    const running = target.candidate;
+    if (wanted === null) {
+      if (running !== null) await target.setCandidate(null);
+      return;
+    }
+    if (
+      running?.version === wanted.modelVersion &&
+      running.role === wanted.role &&
+      running.trafficShare === wanted.trafficShare
+    ) {
+      return;
+    }
+    const folder = artifactFolder(wanted.artifactUri, deps.baseDir);
+    // A new version is verified before it is loaded; a new role of the running one needs no load.
+    if (running?.version !== wanted.modelVersion) await verify(folder, wanted.artifactSha256);
+    await target.setCandidate({
+      version: wanted.modelVersion,
+      role: wanted.role,
+      trafficShare: wanted.trafficShare,
+      folder,
+    });
     deps.logger.info(
-      { from: before, to: info.version, action: deployment.action, reason: deployment.reason },
-      'model swapped',
+      {
+        candidate: wanted.modelVersion,
+        role: wanted.role,
+        trafficShare: wanted.trafficShare,
+        action: deployment.action,
+        reason: deployment.reason,
+      },
+      'candidate role applied',
     );
   });
 }

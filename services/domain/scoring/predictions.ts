@@ -92,5 +92,45 @@ export function toPrediction(
     truncated: scored.truncated,
     groundTruth: input.groundTruth,
     scoredAt: now,
+    shadowOf: null,
+  };
+}
+
+/**
+ * A candidate's shadow prediction of what production answered with `served`: the same review,
+ * text, label and times, origin SHADOW, `shadowOf` = the served prediction's id (the key the
+ * live comparison joins on). Its own id follows the same rule as `toPrediction` (derived from
+ * the review event and the candidate's version; random for a sync request), so it never
+ * collides with production's and a redelivered review's shadow copies merge.
+ */
+export function toShadowPrediction(
+  served: Prediction,
+  scored: ScoredText,
+  candidate: ModelInfo,
+  latencyMs: number,
+  now: number,
+  fallbackEventId: () => string,
+): Prediction {
+  return {
+    ...toPrediction(
+      {
+        reviewId: served.reviewId,
+        source: served.source,
+        text: served.text,
+        groundTruth: served.groundTruth,
+        origin: 'SHADOW',
+        ...(served.reviewEventId === null
+          ? { reviewEventId: null }
+          : { reviewEventId: served.reviewEventId, reviewEventTime: served.eventTime }),
+      },
+      scored,
+      { ...candidate, name: served.modelName },
+      latencyMs,
+      now,
+      fallbackEventId,
+    ),
+    // A sync prediction's time is production's scoring time: the pair shares it.
+    eventTime: served.eventTime,
+    shadowOf: served.eventId,
   };
 }

@@ -5,6 +5,12 @@
  * while no model is loaded, load shedding past `maxTextsInFlight` (503 OVERLOADED), scoring
  * in the model worker, `gateway_texts_scored_total`, and handing every prediction to the
  * publisher (`predictions` topic) without waiting for Kafka.
+ *
+ * Which version answers: production, or, while a canary serves, the canary when the stable
+ * hash of the request's first review id falls in its share (one request is answered by one
+ * version, named in the answer). A candidate in SHADOW scores the same texts after the answer
+ * is ready, in its own worker, bounded by the shadow lane (shed first), into
+ * `predictions.shadow`; the response never waits for it.
  * Needs scope `predict` and counts against the caller's rate limit (security.ts).
  */
 import { randomUUID } from 'node:crypto';
@@ -13,16 +19,28 @@ import fp from 'fastify-plugin';
 import { Counter, type Registry } from 'prom-client';
 import type { OutgoingEvent } from '#platform/kafka';
 import type { ModelInfo, ScoredBatch } from '#domain/model';
-import { toPrediction } from '#domain/scoring';
+import { type ShadowLane, routesToCanary, toPrediction, toShadowPrediction } from '#domain/scoring';
 import { RATE_LIMITED } from '../security.ts';
 import { apiKeySecurity } from './docs.ts';
 import { errorResponses, sendError } from './errors.ts';
 import { InFlightLimit, shedLoad } from './load-shedding.ts';
 import { type TextLimits, checkTexts } from './texts.ts';
 
+interface Scorer {
+  score(texts: readonly string[]): Promise<ScoredBatch>;
+}
+
 export interface PredictRoutesOptions {
-  /** Scores texts (the model worker, through the micro-batcher). */
+  /** Scores texts with production (the model worker, through the micro-batcher). */
   readonly score: (texts: readonly string[]) => Promise<ScoredBatch>;
+  /** The canary serving now and its share, or undefined (default: never a canary). */
+  readonly canary?: () => (Scorer & { readonly trafficShare: number }) | undefined;
+  /** Shadow work: the candidate in SHADOW now (or undefined), its lane, its topic. */
+  readonly shadow?: {
+    readonly scorer: () => Scorer | undefined;
+    readonly lane: ShadowLane;
+    readonly publish: (events: readonly OutgoingEvent<'predictions.shadow'>[]) => Promise<void>;
+  };
   /** The serving model, or undefined while none is loaded. */
   readonly model: () => ModelInfo | undefined;
   /** Queues predictions for Kafka; never waits for it. */
@@ -112,10 +130,15 @@ async function predictRoutesPlugin(app: FastifyInstance, options: PredictRoutesO
           `${textsInFlight.inFlight} texts are waiting for the model; retry later`,
         );
       }
+      const reviewIds = texts.map(() => `sync-${randomUUID()}`);
+      const canary = options.canary?.();
+      const answeredByCanary =
+        canary !== undefined && routesToCanary(reviewIds[0]!, canary.trafficShare);
+      const shadowScorer = answeredByCanary ? undefined : options.shadow?.scorer();
       const started = performance.now();
       let scoredBatch: ScoredBatch;
       try {
-        scoredBatch = await options.score(texts);
+        scoredBatch = answeredByCanary ? await canary.score(texts) : await options.score(texts);
       } finally {
         textsInFlight.release(texts.length);
       }
@@ -123,29 +146,50 @@ async function predictRoutesPlugin(app: FastifyInstance, options: PredictRoutesO
       const latencyMs = performance.now() - started;
       textsScored.inc(texts.length);
       const timestamp = options.now();
-      options.publishPredictions(
-        results.map((scored, index) => {
-          const reviewId = `sync-${randomUUID()}`;
-          return {
-            key: reviewId,
-            value: toPrediction(
-              {
-                reviewId,
-                reviewEventId: null,
-                source: 'gateway',
-                text: texts[index]!,
-                groundTruth: null,
-                origin: 'SYNC',
-              },
-              scored,
-              { ...model, name: modelName },
-              latencyMs / texts.length,
-              timestamp,
-              randomUUID,
-            ),
-          };
-        }),
-      );
+      const served = results.map((scored, index) => {
+        const reviewId = reviewIds[index]!;
+        return {
+          key: reviewId,
+          value: toPrediction(
+            {
+              reviewId,
+              reviewEventId: null,
+              source: 'gateway',
+              text: texts[index]!,
+              groundTruth: null,
+              origin: 'SYNC',
+            },
+            scored,
+            { ...model, name: modelName },
+            latencyMs / texts.length,
+            timestamp,
+            randomUUID,
+          ),
+        };
+      });
+      options.publishPredictions(served);
+      if (shadowScorer && options.shadow) {
+        const { lane, publish } = options.shadow;
+        lane.offer(served.length, async () => {
+          const shadowStarted = performance.now();
+          const shadowBatch = await shadowScorer.score(texts);
+          const shadowLatencyMs = (performance.now() - shadowStarted) / texts.length;
+          const scoredAt = options.now();
+          await publish(
+            served.map((event, index) => ({
+              key: event.key,
+              value: toShadowPrediction(
+                event.value,
+                shadowBatch.results[index]!,
+                shadowBatch.model,
+                shadowLatencyMs,
+                scoredAt,
+                randomUUID,
+              ),
+            })),
+          );
+        });
+      }
       return {
         model: { name: modelName, version: model.version },
         latency_ms: latencyMs,

@@ -50,8 +50,13 @@ export class DeploymentKeyError extends AppError {
   }
 }
 
-/** The bytes a signature covers: every field but `signature`, in schema order. */
+/**
+ * The bytes a signature covers: every field but `signature`, in schema order. The candidate
+ * (its fields in schema order) is appended only when there is one, so a deployment without a
+ * candidate covers exactly what it covered before the field existed, and old signatures verify.
+ */
 export function signedPayload(deployment: Omit<Deployment, 'signature'>): Buffer {
+  const candidate = deployment.candidate ?? null;
   return Buffer.from(
     JSON.stringify([
       deployment.eventId,
@@ -64,6 +69,17 @@ export function signedPayload(deployment: Omit<Deployment, 'signature'>): Buffer
       deployment.artifactSha256,
       deployment.actor,
       deployment.reason,
+      ...(candidate === null
+        ? []
+        : [
+            [
+              candidate.modelVersion,
+              candidate.role,
+              candidate.trafficShare,
+              candidate.artifactUri,
+              candidate.artifactSha256,
+            ],
+          ]),
     ]),
     'utf8',
   );

@@ -25,13 +25,14 @@ export interface DeadLetter {
   readonly service: string;
 }
 
-/** The production version of a model changed (topic models.deployments, key = modelName). */
+/** The serving plan of a model changed (topic models.deployments, key = modelName): its production version and, while one is being tried, a candidate in SHADOW or CANARY. Each event carries the whole plan, so the compacted topic's latest event per model is all a serving process needs. */
 export interface Deployment {
   /** Unique id of this event (UUID); consumers de-duplicate on it. */
   readonly eventId: string;
   /** When the event happened, ms since the Unix epoch (UTC). */
   readonly eventTime: number;
   readonly modelName: string;
+  /** The production version: answers every request that the candidate does not (see candidate). */
   readonly modelVersion: string;
   readonly previousVersion: null | string;
   readonly action: DeploymentAction;
@@ -39,12 +40,29 @@ export interface Deployment {
   readonly artifactSha256: string;
   readonly actor: string;
   readonly reason: string;
+  /** The candidate in a live role, or null when production serves alone. */
+  readonly candidate: null | DeploymentCandidate;
   /** The registry's Ed25519 signature of every other field, 'ed25519:<keyId>:<base64>' (serde/deployment-signature.ts). Serving processes load only deployments signed by a key they trust. */
   readonly signature: null | string;
 }
 
-export type DeploymentAction = 'PROMOTE' | 'ROLLBACK';
-export const DeploymentActionValues = ['PROMOTE', 'ROLLBACK'] as const;
+/** What changed: PROMOTE / ROLLBACK production; SHADOW a candidate starts shadow scoring; CANARY a candidate starts serving its share; BLOCK a candidate in a role was refused and leaves it (production unchanged). */
+export type DeploymentAction = 'PROMOTE' | 'ROLLBACK' | 'SHADOW' | 'CANARY' | 'BLOCK';
+export const DeploymentActionValues = ['PROMOTE', 'ROLLBACK', 'SHADOW', 'CANARY', 'BLOCK'] as const;
+
+/** A version the registry put in a live trial beside production. */
+export interface DeploymentCandidate {
+  readonly modelVersion: string;
+  readonly role: CandidateRole;
+  /** CANARY: share of reviews and requests it answers, in (0, 1); 0 for SHADOW. */
+  readonly trafficShare: number;
+  readonly artifactUri: string;
+  readonly artifactSha256: string;
+}
+
+/** SHADOW: scores the same requests as production; its answers are never served (topic predictions.shadow). CANARY: answers trafficShare of the requests, chosen by a stable hash of the review id. */
+export type CandidateRole = 'SHADOW' | 'CANARY';
+export const CandidateRoleValues = ['SHADOW', 'CANARY'] as const;
 
 /** Drift detector output (topic drift.events, key = modelVersion): state changes and periodic status. */
 export interface DriftEvent {
@@ -110,7 +128,7 @@ export interface Prediction {
   readonly reviewId: string;
   /** eventId of the Review that was scored; null for synchronous gateway predictions. */
   readonly reviewEventId: null | string;
-  /** STREAM: inference consumer; SYNC: gateway request. */
+  /** STREAM: inference consumer; SYNC: gateway request; SHADOW: a candidate in shadow scored the same review or request (topic predictions.shadow only; never served). */
   readonly origin: PredictionOrigin;
   readonly source: string;
   readonly text: string;
@@ -131,10 +149,12 @@ export interface Prediction {
   readonly groundTruth: null | Sentiment;
   /** When the model scored the text, ms since the Unix epoch (UTC); differs between redeliveries of one prediction. Null from producers older than this field, whose eventTime was the scoring time. */
   readonly scoredAt: null | number;
+  /** SHADOW predictions: eventId of the production prediction of the same review or request (the join key of live comparisons); null otherwise. */
+  readonly shadowOf: null | string;
 }
 
-export type PredictionOrigin = 'STREAM' | 'SYNC';
-export const PredictionOriginValues = ['STREAM', 'SYNC'] as const;
+export type PredictionOrigin = 'STREAM' | 'SYNC' | 'SHADOW';
+export const PredictionOriginValues = ['STREAM', 'SYNC', 'SHADOW'] as const;
 
 /** Binary sentiment class. Class index = position in this list (NEGATIVE=0, POSITIVE=1). */
 export type Sentiment = 'NEGATIVE' | 'POSITIVE';
@@ -208,6 +228,7 @@ export interface Review {
 export interface TopicValues {
   'reviews': Review;
   'predictions': Prediction;
+  'predictions.shadow': Prediction;
   'drift.events': DriftEvent;
   'retrain.requests': RetrainRequest;
   'retrain.status': RetrainStatus;
@@ -215,6 +236,7 @@ export interface TopicValues {
   'models.deployments': Deployment;
   'dlq.reviews': DeadLetter;
   'dlq.predictions': DeadLetter;
+  'dlq.predictions.shadow': DeadLetter;
   'dlq.drift.events': DeadLetter;
   'dlq.retrain.requests': DeadLetter;
   'dlq.retrain.status': DeadLetter;

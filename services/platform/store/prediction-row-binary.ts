@@ -24,6 +24,7 @@ export const PREDICTION_COLUMNS = [
   'ingest_time',
   'scored_at',
   'scored_at_ms',
+  'shadow_of',
   'schema_id',
   'kafka_partition',
   'kafka_offset',
@@ -52,6 +53,7 @@ export function writePredictionRow(writer: RowBinaryWriter, row: PredictionRow):
     w.dateTime('ingest_time', row.ingest_time);
     w.dateTime('scored_at', row.scored_at);
     w.uint64('scored_at_ms', row.scored_at_ms);
+    w.nullableString('shadow_of', row.shadow_of);
     w.uint32('schema_id', row.schema_id);
     w.uint32('kafka_partition', row.kafka_partition);
     w.uint64('kafka_offset', row.kafka_offset);

@@ -29,6 +29,8 @@ export interface PredictionRow {
   ingest_time: number;
   scored_at: number;
   scored_at_ms: number;
+  /** SHADOW rows: event_id of production's prediction of the same review or request. */
+  shadow_of: string | null;
   schema_id: number;
   kafka_partition: number;
   kafka_offset: string;
@@ -62,6 +64,7 @@ export function toPredictionRow(
     // Producers older than `scoredAt` set eventTime to the scoring time.
     scored_at: Math.floor((prediction.scoredAt ?? prediction.eventTime) / 1000),
     scored_at_ms: prediction.scoredAt ?? prediction.eventTime,
+    shadow_of: prediction.shadowOf ?? null,
     schema_id: origin.schemaId,
     kafka_partition: origin.partition,
     kafka_offset: origin.offset,

@@ -15,13 +15,22 @@ import type { ClickHouseClient } from './clickhouse.ts';
 import { literal } from './sql.ts';
 
 /**
- * Lifecycle of a version as decided so far. Whether it is production *now* is not a status:
- * that is derived from the promotion log (a rollback would otherwise leave two rows saying
- * PROMOTED, or none).
+ * Lifecycle of a version as decided so far. Whether it is production *now*, or in a live role
+ * now, is not a status: that is derived from the promotion log (a rollback would otherwise
+ * leave two rows saying PROMOTED, or none). SHADOW / CANARY: the version entered that role.
  */
-export type VersionStatus = 'REGISTERED' | 'PROMOTED' | 'BLOCKED';
+export type VersionStatus = 'REGISTERED' | 'SHADOW' | 'CANARY' | 'PROMOTED' | 'BLOCKED';
 
-export type Decision = 'REGISTERED' | 'PROMOTED' | 'BLOCKED' | 'ROLLED_BACK';
+/**
+ * A row of the promotion log. REGISTERED a version; PROMOTED it to production; BLOCKED it (a
+ * candidate refused, offline or live; one in a live role leaves it); ROLLED_BACK production
+ * to an earlier version, or a canary back out of its share (production unchanged); SHADOW a
+ * candidate into shadow scoring; CANARY a candidate into serving `details.trafficShare`.
+ */
+export type Decision = 'REGISTERED' | 'PROMOTED' | 'BLOCKED' | 'ROLLED_BACK' | 'SHADOW' | 'CANARY';
+
+/** The live role of a candidate beside production. */
+export type CandidateRole = 'SHADOW' | 'CANARY';
 
 export interface ModelVersionRecord {
   readonly modelName: string;
@@ -102,6 +111,63 @@ export function productionVersion(decisions: readonly DecisionRecord[]): string 
 export function rollbackTarget(decisions: readonly DecisionRecord[]): string | null {
   const history = productionHistory(decisions);
   return history[history.length - 2] ?? null;
+}
+
+/** A candidate in a live role, as the promotion log says now. */
+export interface CandidateAssignment {
+  readonly version: string;
+  readonly role: CandidateRole;
+  /** CANARY: the share of traffic it answers, in (0, 1); 0 in SHADOW. */
+  readonly trafficShare: number;
+  /** When it entered this role (the decision's time, ms). */
+  readonly sinceMs: number;
+  /** The decision that put it in this role. */
+  readonly decisionId: string;
+}
+
+/** What serves a model now: production and at most one candidate in a live role. */
+export interface ServingPlan {
+  readonly production: string | null;
+  readonly candidate: CandidateAssignment | null;
+}
+
+/** `details.trafficShare` of a CANARY decision, or 0 when it is missing or out of (0, 1). */
+export function trafficShareOf(decision: DecisionRecord): number {
+  const share = decision.details['trafficShare'];
+  return typeof share === 'number' && share > 0 && share < 1 ? share : 0;
+}
+
+/**
+ * The serving plan replayed from the log (the one rule every reader uses): production as in
+ * `productionVersion`; SHADOW and CANARY put their version in that role; any production change
+ * (PROMOTED, ROLLED_BACK) ends a trial, and so does BLOCKED of the candidate in the role.
+ */
+export function servingPlan(decisions: readonly DecisionRecord[]): ServingPlan {
+  let candidate: CandidateAssignment | null = null;
+  for (const decision of sortDecisions(decisions)) {
+    switch (decision.decision) {
+      case 'SHADOW':
+      case 'CANARY':
+        candidate = {
+          version: decision.candidateVersion,
+          role: decision.decision,
+          trafficShare: decision.decision === 'CANARY' ? trafficShareOf(decision) : 0,
+          sinceMs: decision.timeMs,
+          decisionId: decision.decisionId,
+        };
+        break;
+      case 'PROMOTED':
+      case 'ROLLED_BACK':
+        candidate = null;
+        break;
+      case 'BLOCKED':
+        if (candidate?.version === decision.candidateVersion) candidate = null;
+        break;
+      case 'REGISTERED':
+        break;
+    }
+  }
+  return { production: productionVersion(decisions), candidate };
 }
 
 /** Log order: time, then id (two decisions in the same millisecond keep a stable order). */

@@ -1,7 +1,9 @@
 /**
- * The live promotion gate (pure): decides on a candidate running in SHADOW, from the live
- * events that both the candidate and production scored. Only production's answer was served;
- * labels arrive late and for a fraction of the reviews.
+ * The live promotion gates (pure): the shadow gate decides on a candidate running in SHADOW,
+ * from the live events that both the candidate and production scored (only production's
+ * answer was served; labels arrive late and for a fraction of the reviews); the canary gate
+ * (`decideCanary`, below) on a canary serving its share beside production. The promoter runs
+ * them; `mlops registry live` and the console show the same figures.
  *
  * The rule, as an operator reads it:
  *
@@ -61,6 +63,8 @@ export interface LiveGatePolicy {
   readonly confidence: number;
   /** Candidate F1 may be this much below production's and still pass (non-inferiority margin), e.g. 0.01. */
   readonly margin: number;
+  /** Labelled events after which an inconclusive interval BLOCKs (e.g. 2000). */
+  readonly maxLabelledEvents: number;
   /** Bootstrap resamples of the labelled events (e.g. 2000). */
   readonly bootstrapSamples: number;
   /** Seed of the bootstrap resampling. */
@@ -93,7 +97,8 @@ export const DEFAULT_LIVE_GATE_POLICY: LiveGatePolicy = Object.freeze({
   minShadowEvents: 500,
   minLabelledEvents: 200,
   confidence: 0.95,
-  margin: 0.01,
+  margin: 0.02,
+  maxLabelledEvents: 2000,
   bootstrapSamples: 2000,
   seed: 15,
 });
@@ -107,6 +112,7 @@ function validatePolicy(policy: LiveGatePolicy): void {
   wholeAtLeast('minShadowEvents', policy.minShadowEvents, 0);
   wholeAtLeast('minLabelledEvents', policy.minLabelledEvents, 0);
   wholeAtLeast('bootstrapSamples', policy.bootstrapSamples, 1);
+  wholeAtLeast('maxLabelledEvents', policy.maxLabelledEvents, 1);
   if (!Number.isFinite(policy.seed)) {
     throw new RangeError(`live gate policy: seed must be a finite number, got ${policy.seed}`);
   }
@@ -270,6 +276,8 @@ const percent = (share: number) => `${Number((share * 100).toFixed(2))}%`;
 export function decideOnLiveEvidence(
   pairs: readonly PairedPrediction[],
   policy: LiveGatePolicy,
+  /** The caller's deadline passed (the longest a candidate may stay in shadow). */
+  expired = false,
 ): LiveGateDecision {
   const evidence = liveEvidence(pairs, policy);
   const missing: string[] = [];
@@ -296,18 +304,172 @@ export function decideOnLiveEvidence(
     // The last four are null only with no labelled event, which the minimum then reports
     // (a policy with minLabelledEvents 0 still needs one labelled event to compare).
     if (missing.length === 0) missing.push('labelled events 0, at least 1 needed');
+    if (expired) {
+      return {
+        kind: 'BLOCK',
+        reason: `not enough live evidence before the deadline: ${missing.join('; ')}`,
+        evidence,
+      };
+    }
     return { kind: 'WAIT', reason: `waiting for live evidence: ${missing.join('; ')}`, evidence };
   }
 
   const [lower, upper] = f1DifferenceInterval;
   const floor = -policy.margin;
-  const promote = lower >= floor;
-  const reason =
+  const figures =
     `live F1 ${fixed(candidateF1)} vs production ${fixed(productionF1)} on ` +
     `${evidence.labelledEvents} labelled events: difference ${signed(f1Difference)}, ` +
-    `${percent(policy.confidence)} interval [${fixed(lower)}, ${fixed(upper)}] ` +
-    (promote ? `stays at or above ${fixed(floor)}` : `reaches below ${fixed(floor)}`) +
+    `${percent(policy.confidence)} interval [${fixed(lower)}, ${fixed(upper)}]`;
+  const tail =
     ` (margin ${fixed(policy.margin)}); agreement ${percent(evidence.agreement)} ` +
     `over ${evidence.shadowEvents} shadow events`;
-  return { kind: promote ? 'PROMOTE' : 'BLOCK', reason, evidence };
+  if (lower >= floor) {
+    return {
+      kind: 'PROMOTE',
+      reason: `${figures} stays at or above ${fixed(floor)}${tail}`,
+      evidence,
+    };
+  }
+  if (upper < floor) {
+    return { kind: 'BLOCK', reason: `${figures} lies below ${fixed(floor)}${tail}`, evidence };
+  }
+  const inconclusive = `${figures} reaches below ${fixed(floor)}${tail}`;
+  if (expired || evidence.labelledEvents >= policy.maxLabelledEvents) {
+    return {
+      kind: 'BLOCK',
+      reason: `inconclusive at ${expired ? 'the deadline' : `${policy.maxLabelledEvents} labelled events`}: ${inconclusive}`,
+      evidence,
+    };
+  }
+  return {
+    kind: 'WAIT',
+    reason: `inconclusive, waiting for more labels: ${inconclusive}`,
+    evidence,
+  };
+}
+
+/** One labelled prediction a version served (0 NEGATIVE, 1 POSITIVE). */
+export interface ServedOutcome {
+  readonly predicted: 0 | 1;
+  readonly groundTruth: 0 | 1;
+}
+
+export interface CanaryPolicy {
+  /** Labelled predictions the canary must have served before it is judged (e.g. 100). */
+  readonly minLabelledEvents: number;
+  /** Canary F1 may be this much below production's on their own traffic (e.g. 0.05). */
+  readonly margin: number;
+  /** Two-sided confidence of the bootstrap interval (e.g. 0.95). */
+  readonly confidence: number;
+  readonly bootstrapSamples: number;
+  readonly seed: number;
+}
+
+export const DEFAULT_CANARY_POLICY: CanaryPolicy = Object.freeze({
+  minLabelledEvents: 100,
+  margin: 0.05,
+  confidence: 0.95,
+  bootstrapSamples: 2000,
+  seed: 15,
+});
+
+export interface CanaryEvidence {
+  readonly canaryLabelled: number;
+  readonly productionLabelled: number;
+  readonly canaryF1: number | null;
+  readonly productionF1: number | null;
+  readonly f1Difference: number | null;
+  /** Bootstrap interval of canary F1 − production F1 (each side resampled on its own). */
+  readonly f1DifferenceInterval: readonly [number, number] | null;
+}
+
+export type CanaryDecision = {
+  readonly kind: 'WAIT' | 'WIDEN' | 'ROLLBACK';
+  readonly reason: string;
+  readonly evidence: CanaryEvidence;
+};
+
+function f1Of(outcomes: readonly ServedOutcome[], draw?: Int32Array): number {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  const n = outcomes.length;
+  for (let i = 0; i < n; i++) {
+    const o = outcomes[draw ? draw[i]! : i]!;
+    if (o.predicted === 1 && o.groundTruth === 1) tp++;
+    else if (o.predicted === 1) fp++;
+    else if (o.groundTruth === 1) fn++;
+  }
+  return f1FromCounts(tp, fp, fn);
+}
+
+/**
+ * The canary gate. A canary and production answer different reviews (the canary its share by
+ * review-id hash), so they are compared on their own labelled traffic: F1 of each and an
+ * unpaired bootstrap interval of the difference (each side resampled on its own).
+ *   - WAIT until the canary served `minLabelledEvents` labelled predictions (and production one).
+ *   - ROLLBACK when the interval's upper bound is < −margin: live F1 dropped past the limit.
+ *   - WIDEN (to 100 %: PROMOTED) when the lower bound is >= −margin.
+ *   - Otherwise WAIT; at the caller's deadline (`expired`) an undecided canary is ROLLED BACK.
+ */
+export function decideCanary(
+  canary: readonly ServedOutcome[],
+  production: readonly ServedOutcome[],
+  policy: CanaryPolicy,
+  expired = false,
+): CanaryDecision {
+  const base = { canaryLabelled: canary.length, productionLabelled: production.length };
+  if (canary.length < Math.max(1, policy.minLabelledEvents) || production.length === 0) {
+    const evidence: CanaryEvidence = {
+      ...base,
+      canaryF1: canary.length > 0 ? f1Of(canary) : null,
+      productionF1: production.length > 0 ? f1Of(production) : null,
+      f1Difference: null,
+      f1DifferenceInterval: null,
+    };
+    const missing =
+      `canary labelled ${canary.length} of ${policy.minLabelledEvents} needed` +
+      `${production.length === 0 ? ', production labelled 0' : ''}`;
+    return expired
+      ? {
+          kind: 'ROLLBACK',
+          reason: `not enough live evidence before the deadline: ${missing}`,
+          evidence,
+        }
+      : { kind: 'WAIT', reason: `waiting for live evidence: ${missing}`, evidence };
+  }
+  const canaryF1 = f1Of(canary);
+  const productionF1 = f1Of(production);
+  const random = mulberry32(policy.seed);
+  const differences = new Float64Array(policy.bootstrapSamples);
+  for (let b = 0; b < policy.bootstrapSamples; b++) {
+    const c = f1Of(canary, sampleWithReplacement(random, canary.length, canary.length));
+    const p = f1Of(production, sampleWithReplacement(random, production.length, production.length));
+    differences[b] = c - p;
+  }
+  differences.sort();
+  const alpha = 1 - policy.confidence;
+  const interval: readonly [number, number] = [
+    quantile(differences, alpha / 2),
+    quantile(differences, 1 - alpha / 2),
+  ];
+  const evidence: CanaryEvidence = {
+    ...base,
+    canaryF1,
+    productionF1,
+    f1Difference: canaryF1 - productionF1,
+    f1DifferenceInterval: interval,
+  };
+  const floor = -policy.margin;
+  const figures =
+    `canary live F1 ${fixed(canaryF1)} on ${canary.length} labelled vs production ` +
+    `${fixed(productionF1)} on ${production.length}: difference ${signed(canaryF1 - productionF1)}, ` +
+    `${percent(policy.confidence)} interval [${fixed(interval[0])}, ${fixed(interval[1])}]` +
+    ` (limit ${fixed(floor)})`;
+  if (interval[1] < floor)
+    return { kind: 'ROLLBACK', reason: `live F1 dropped: ${figures}`, evidence };
+  if (interval[0] >= floor) return { kind: 'WIDEN', reason: `live F1 holds: ${figures}`, evidence };
+  return expired
+    ? { kind: 'ROLLBACK', reason: `inconclusive at the deadline: ${figures}`, evidence }
+    : { kind: 'WAIT', reason: `inconclusive, waiting for more labels: ${figures}`, evidence };
 }

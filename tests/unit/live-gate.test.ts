@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '#platform/common';
 import {
+  DEFAULT_CANARY_POLICY,
   DEFAULT_LIVE_GATE_POLICY,
+  type ServedOutcome,
+  decideCanary,
   decideOnLiveEvidence,
   liveEvidence,
   type LiveGatePolicy,
   type PairedPrediction,
-} from '../../services/promoter/live-gate.ts';
+} from '#domain/registry';
 
 type Label = 0 | 1;
 
@@ -15,6 +18,7 @@ const policy: LiveGatePolicy = {
   ...DEFAULT_LIVE_GATE_POLICY,
   minShadowEvents: 0,
   minLabelledEvents: 0,
+  margin: 0.01,
 };
 
 const flip = (label: Label): Label => (label === 1 ? 0 : 1);
@@ -153,7 +157,7 @@ describe('live gate: decisions', () => {
     );
     expect(decision.reason).toContain(`difference ${f1Difference!.toFixed(3)}`);
     expect(decision.reason).toContain(
-      `95% interval [${f1DifferenceInterval![0].toFixed(3)}, ${f1DifferenceInterval![1].toFixed(3)}] reaches below -0.010`,
+      `95% interval [${f1DifferenceInterval![0].toFixed(3)}, ${f1DifferenceInterval![1].toFixed(3)}] lies below -0.010`,
     );
   });
 
@@ -314,10 +318,106 @@ describe('live gate: evidence', () => {
       minShadowEvents: 500,
       minLabelledEvents: 200,
       confidence: 0.95,
-      margin: 0.01,
+      margin: 0.02,
+      maxLabelledEvents: 2000,
       bootstrapSamples: 2000,
       seed: 15,
     });
+  });
+});
+
+describe('live gate: inconclusive evidence', () => {
+  // Equally accurate versions (85 %), 300 labels: the interval straddles -margin.
+  const straddling = () => simulate(21, 300, 0.85, 0.85, 0.5);
+
+  it('WAITs for more labels while the interval straddles -margin, with the figures', () => {
+    const decision = decideOnLiveEvidence(straddling(), { ...policy, margin: 0.01 });
+    const [lower, upper] = decision.evidence.f1DifferenceInterval!;
+    expect(lower).toBeLessThan(-0.01);
+    expect(upper).toBeGreaterThanOrEqual(-0.01);
+    expect(decision.kind).toBe('WAIT');
+    expect(decision.reason).toMatch(/^inconclusive, waiting for more labels: live F1 /);
+  });
+
+  it('BLOCKs as inconclusive once maxLabelledEvents are in, or at the deadline', () => {
+    const capped = decideOnLiveEvidence(straddling(), { ...policy, maxLabelledEvents: 300 });
+    expect(capped.kind).toBe('BLOCK');
+    expect(capped.reason).toMatch(/^inconclusive at 300 labelled events: /);
+    const late = decideOnLiveEvidence(straddling(), policy, true);
+    expect(late.kind).toBe('BLOCK');
+    expect(late.reason).toMatch(/^inconclusive at the deadline: /);
+  });
+
+  it('BLOCKs at the deadline when the minimums were never met', () => {
+    const decision = decideOnLiveEvidence([], { ...policy, minLabelledEvents: 10 }, true);
+    expect(decision.kind).toBe('BLOCK');
+    expect(decision.reason).toMatch(
+      /^not enough live evidence before the deadline: labelled events 0 of 10/,
+    );
+  });
+});
+
+describe('canary gate', () => {
+  const outcomes = (seed: number, n: number, accuracy: number): ServedOutcome[] => {
+    const random = mulberry32(seed);
+    return Array.from({ length: n }, () => {
+      const truth: Label = random() < 0.5 ? 1 : 0;
+      return { groundTruth: truth, predicted: random() < accuracy ? truth : flip(truth) };
+    });
+  };
+
+  it('WAITs until the canary served its minimum of labelled predictions', () => {
+    const decision = decideCanary(
+      outcomes(1, 50, 0.9),
+      outcomes(2, 500, 0.9),
+      DEFAULT_CANARY_POLICY,
+    );
+    expect(decision.kind).toBe('WAIT');
+    expect(decision.reason).toBe('waiting for live evidence: canary labelled 50 of 100 needed');
+    expect(decision.evidence.canaryLabelled).toBe(50);
+  });
+
+  it('ROLLBACKs a canary whose live F1 dropped past the limit', () => {
+    const decision = decideCanary(
+      outcomes(3, 150, 0.6),
+      outcomes(4, 800, 0.9),
+      DEFAULT_CANARY_POLICY,
+    );
+    expect(decision.kind).toBe('ROLLBACK');
+    expect(decision.evidence.f1DifferenceInterval![1]).toBeLessThan(-0.05);
+    expect(decision.reason).toMatch(
+      /^live F1 dropped: canary live F1 0\.\d{3} on 150 labelled vs production 0\.\d{3} on 800/,
+    );
+  });
+
+  it('WIDENs a canary as good as production, and a better one', () => {
+    expect(
+      decideCanary(outcomes(5, 600, 0.95), outcomes(6, 600, 0.9), DEFAULT_CANARY_POLICY).kind,
+    ).toBe('WIDEN');
+    const equal = decideCanary(
+      outcomes(7, 1500, 0.9),
+      outcomes(8, 3000, 0.9),
+      DEFAULT_CANARY_POLICY,
+    );
+    expect(equal.evidence.f1DifferenceInterval![0]).toBeGreaterThanOrEqual(-0.05);
+    expect(equal.kind).toBe('WIDEN');
+  });
+
+  it('ROLLBACKs an undecided canary at the deadline', () => {
+    const undecided = decideCanary(
+      outcomes(9, 150, 0.9),
+      outcomes(10, 150, 0.9),
+      DEFAULT_CANARY_POLICY,
+    );
+    expect(undecided.kind).toBe('WAIT');
+    const late = decideCanary(
+      outcomes(9, 150, 0.9),
+      outcomes(10, 150, 0.9),
+      DEFAULT_CANARY_POLICY,
+      true,
+    );
+    expect(late.kind).toBe('ROLLBACK');
+    expect(late.reason).toMatch(/^inconclusive at the deadline: /);
   });
 });
 
