@@ -8,7 +8,7 @@
  * from the model and candidate version, and a candidate whose decision is already in the
  * promotion log is not decided again. A promoter killed between logging PROMOTED and
  * publishing the deployment re-publishes production's deployment on redelivery (consumers
- * treat a deployment of the version they serve as a no-op).
+ * treat a deployment of the plan they serve as a no-op); likewise one killed after SHADOW.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,7 +88,10 @@ export async function decideCandidate(deps: PromoterDeps, candidate: ModelCandid
       { version: candidate.modelVersion, decision: decided.decision },
       'candidate already decided; not deciding again',
     );
-    if (decided.decision === 'PROMOTED') await deps.registry.syncDeployment(modelName);
+    // Killed between the log and the deployment: publish the plan again (a no-op if it was).
+    if (decided.decision === 'PROMOTED' || decided.decision === 'SHADOW') {
+      await deps.registry.syncDeployment(modelName);
+    }
     return decided;
   }
   const record = await deps.store.version(modelName, candidate.modelVersion);

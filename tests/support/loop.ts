@@ -56,6 +56,8 @@ export function loopEnv(
     DRIFT_INTERVAL_MS: '600000',
     DRIFT_LEADER_SESSION_MS: '6000',
     RETRAIN_WORK_DIR: settings.workDir,
+    // A candidate in SHADOW or CANARY is assessed every 2 s (default 15 s).
+    LIVE_TRIAL_POLL_MS: '2000',
     ...settings.extra,
     ...extra,
   });
