@@ -135,6 +135,7 @@ function makeEvents(run: string): OutgoingEvent<typeof TOPIC>[] {
       truncated: false,
       scoredAt: Date.now(),
       groundTruth: null,
+      shadowOf: null,
     };
     return { key: reviewId, value };
   });

@@ -112,6 +112,7 @@ async function scoredSentences(): Promise<ScoredSentence[]> {
           truncated: result.truncated,
           groundTruth: null,
           scoredAt: 0,
+          shadowOf: null,
         }),
       );
     }

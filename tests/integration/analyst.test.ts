@@ -148,6 +148,7 @@ function predictionRow(index: number, hour: number, version: '1' | '2'): Predict
     ingest_time: Math.floor(eventTimeMs / 1000) + 1,
     scored_at: Math.floor(scoredAtMs / 1000),
     scored_at_ms: scoredAtMs,
+    shadow_of: null,
     schema_id: 1,
     kafka_partition: index % 3,
     kafka_offset: String(index),

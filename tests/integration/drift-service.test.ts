@@ -230,6 +230,7 @@ describe('drift service (separate processes, real embeddings)', () => {
       artifactSha256: 'f'.repeat(64),
       actor: 'attacker',
       reason: 'point drift at another version',
+      candidate: null,
     };
     const attackerKey = new DeploymentSigner(generateDeploymentKeyPair().privateKeyPem);
     await kafka.producer.send(

@@ -173,6 +173,7 @@ describe('inference service (separate process): reviews -> predictions', () => {
           artifactSha256: await folderDigest(nextDir),
           actor: 'integration-test',
           reason: 'hot swap under load',
+          candidate: null,
         }),
       },
     ]);

@@ -29,6 +29,7 @@ function prediction(run: string, i: number): Prediction {
     truncated: i % 7 === 0,
     groundTruth: i % 2 === 0 ? 'POSITIVE' : null,
     scoredAt: 1_763_800_000_000 + i + 250,
+    shadowOf: null,
   };
 }
 

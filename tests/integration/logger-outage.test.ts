@@ -91,6 +91,7 @@ describe('logger: ClickHouse stopped for 30 s mid-stream', () => {
                 truncated: false,
                 groundTruth: null,
                 scoredAt: Date.now(),
+                shadowOf: null,
               };
               return { key: value.reviewId, value };
             }),

@@ -271,6 +271,7 @@ describe('model registry: mlops CLI, promotion log, deployments followed by both
           artifactSha256: record.artifactSha256,
           actor: 'it',
           reason: 'bypassing the registry',
+          candidate: null,
         }),
       },
     ]);
@@ -315,6 +316,7 @@ describe('model registry: mlops CLI, promotion log, deployments followed by both
       artifactSha256: await folderDigest(forgedDir),
       actor: 'attacker',
       reason: 'model swap through Kafka',
+      candidate: null,
     };
     const attackerKey = new DeploymentSigner(generateDeploymentKeyPair().privateKeyPem);
     const genuine = signer.sign({ ...forged, eventId: randomUUID() });

@@ -35,6 +35,7 @@ function prediction(i: number, patch: Partial<Prediction> = {}): Prediction {
     truncated: i % 4 === 0,
     groundTruth: i % 5 ? null : 'POSITIVE',
     scoredAt: 1_763_800_001_456 + i,
+    shadowOf: null,
     ...patch,
   };
 }

@@ -287,6 +287,7 @@ function predictionRow(index: number): PredictionRow {
     ingest_time: Math.floor(eventTimeMs / 1000) + 1,
     scored_at: Math.floor((eventTimeMs + 250) / 1000),
     scored_at_ms: eventTimeMs + 250,
+    shadow_of: null,
     schema_id: 1,
     kafka_partition: index % 3,
     kafka_offset: String(index),

@@ -31,6 +31,7 @@ export function exampleEvents(): { [T in TopicName]?: TopicValues[T] } {
       truncated: false,
       groundTruth: 'NEGATIVE',
       scoredAt: Date.now(),
+      shadowOf: null,
     },
     'drift.events': {
       ...base(),
@@ -94,6 +95,7 @@ export function exampleEvents(): { [T in TopicName]?: TopicValues[T] } {
       artifactSha256: 'ab'.repeat(32),
       actor: 'promoter',
       reason: 'candidate F1 0.84 >= production F1 0.82',
+      candidate: null,
       signature: null,
     },
     'dlq.reviews': {

@@ -131,6 +131,7 @@ describe('EventCodec', () => {
       artifactSha256: 'ab',
       actor: 'promoter',
       reason: 'better',
+      candidate: null,
       signature: null,
     });
     await expect(codec.decode('reviews', deployment)).rejects.toThrow(SchemaMismatchError);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '#platform/common';
 import type { ModelInfo } from '#domain/model';
 import type { ConsumedEvent, HandlerContext } from '#platform/runner';
-import { createDeploymentHandler } from '#domain/scoring';
+import { type PlanTarget, createDeploymentHandler } from '#domain/scoring';
 import {
   type Deployment,
   DeploymentKeyError,
@@ -36,6 +36,7 @@ function fields(
     artifactSha256: 'ab'.repeat(32),
     actor: 'promoter',
     reason: 'better',
+    candidate: null,
     ...overrides,
   };
 }
@@ -123,14 +124,23 @@ describe('deployment handler', () => {
     let version = '1';
     const swaps: string[] = [];
     const refused: string[] = [];
-    const handler = createDeploymentHandler({
-      modelName: 'sentiment',
-      current: () => ({ version }) as ModelInfo,
-      swap: async (folder) => {
+    const target: PlanTarget = {
+      get model() {
+        return { version } as ModelInfo;
+      },
+      candidate: null,
+      swapProduction: async (folder) => {
         swaps.push(folder);
         version = folder.split('/').at(-1)!;
         return { version } as ModelInfo;
       },
+      setCandidate: async () => {
+        throw new Error('no candidate in these deployments');
+      },
+    };
+    const handler = createDeploymentHandler({
+      modelName: 'sentiment',
+      target: () => target,
       baseDir: '/',
       verifier,
       verify: async () => undefined,

@@ -36,6 +36,7 @@ function deployment(version: string, overrides: Partial<Deployment> = {}, by = s
     artifactSha256: version.repeat(64).slice(0, 64),
     actor: 'promoter',
     reason: 'better',
+    candidate: null,
     ...overrides,
   });
 }

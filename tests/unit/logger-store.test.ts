@@ -132,6 +132,7 @@ function event(offset: number, patch: Partial<Prediction> = {}): ConsumedEvent<P
       truncated: false,
       groundTruth: null,
       scoredAt: 1_763_800_001_000,
+      shadowOf: null,
       ...patch,
     },
   };
@@ -141,6 +142,7 @@ describe('prediction handler', () => {
   it('stores the valid rows as one RowBinary chunk and rejects the others with the reason', async () => {
     const stored: { chunk: Buffer; rows: number }[] = [];
     const handler = createPredictionHandler({
+      topic: 'predictions',
       embeddingWidths: new EmbeddingWidths(8),
       store: async (chunk, rows) => {
         stored.push({ chunk, rows });

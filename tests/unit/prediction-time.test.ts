@@ -8,7 +8,7 @@ import { AppError } from '#platform/common';
 import type { ModelInfo, ScoredBatch, ScoredText } from '#domain/model';
 import type { ConsumedEvent, HandlerContext } from '#platform/runner';
 import type { Prediction, Review } from '#platform/serde';
-import { checkReviewEventTime, toPrediction } from '#domain/scoring';
+import { ShadowLane, checkReviewEventTime, toPrediction } from '#domain/scoring';
 import { toPredictionRow } from '#platform/store';
 import type { OutgoingEvent } from '#platform/kafka';
 import { createReviewHandler } from '../../services/inference/review-handler.ts';
@@ -71,10 +71,20 @@ async function handle(
 ): Promise<{ sent: Prediction[]; rejected: string[] }> {
   const sent: Prediction[] = [];
   const handler = createReviewHandler({
-    score: async (texts): Promise<ScoredBatch> => ({
-      model: MODEL,
-      results: texts.map(() => SCORED),
-    }),
+    models: {
+      scoreProduction: async (texts): Promise<ScoredBatch> => ({
+        model: MODEL,
+        results: texts.map(() => SCORED),
+      }),
+      canary: () => undefined,
+      candidateHost: () => undefined,
+    },
+    shadow: {
+      lane: new ShadowLane({ maxPendingTexts: 1 }),
+      publish: async () => {
+        throw new Error('no candidate in shadow');
+      },
+    },
     maxTextBytes: 1_000,
     modelName: 'sentiment',
     now: () => now,

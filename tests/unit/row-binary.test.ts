@@ -108,6 +108,7 @@ describe('prediction rows in RowBinary', () => {
         truncated: false,
         groundTruth: 'POSITIVE',
         scoredAt: 3_250,
+        shadowOf: null,
       },
       { schemaId: 3, partition: 4, offset: '5' },
       7_000,
@@ -128,10 +129,11 @@ describe('prediction rows in RowBinary', () => {
       Buffer.from([7, 0, 0, 0]), // ingest_time (s)
       Buffer.from([3, 0, 0, 0]), // scored_at (s)
       Buffer.from([0xb2, 0x0c, 0, 0, 0, 0, 0, 0]), // scored_at_ms 3250
+      Buffer.from([1]), // shadow_of NULL
       Buffer.from([3, 0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]),
     ]);
     expect(writer.toBuffer()).toEqual(expected);
-    expect(PREDICTION_COLUMNS).toHaveLength(23);
+    expect(PREDICTION_COLUMNS).toHaveLength(24);
   });
 });
 
