@@ -47,7 +47,15 @@ const batcher = new MicroBatcher(
   },
   config.maxBatchTexts,
 );
-const shadowLane = createShadowLane(metrics, config.shadowMaxPendingTexts, logger);
+const shadowLane = createShadowLane(
+  metrics,
+  {
+    maxPendingTexts: config.shadowMaxPendingTexts,
+    maxProductionLoad: config.shadowMaxProductionLoad,
+  },
+  () => models?.productionLoad.utilization() ?? 0,
+  logger,
+);
 // The web console (off unless CONSOLE_ENABLED): its own Kafka principal and ClickHouse reads.
 const webConsole = config.consoleEnabled
   ? createConsole({

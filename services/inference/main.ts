@@ -60,7 +60,15 @@ const models = await ServingModels.start(config.modelDir, {
   logger,
 });
 logger.info({ model: models.model.name, version: models.model.version }, 'model loaded');
-const shadowLane = createShadowLane(metrics, config.shadowMaxPendingTexts, logger);
+const shadowLane = createShadowLane(
+  metrics,
+  {
+    maxPendingTexts: config.shadowMaxPendingTexts,
+    maxProductionLoad: config.shadowMaxProductionLoad,
+  },
+  () => models.productionLoad.utilization(),
+  logger,
+);
 
 const reviews = new ConsumerRunner({
   kafka,

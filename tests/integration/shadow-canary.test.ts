@@ -106,7 +106,6 @@ describe('live trials: shadow -> promoted or blocked, canary -> rolled back', ()
       settings,
       'registry',
       'register',
-      '--folder',
       folder,
       '--version',
       version,

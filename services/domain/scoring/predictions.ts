@@ -99,9 +99,10 @@ export function toPrediction(
 /**
  * A candidate's shadow prediction of what production answered with `served`: the same review,
  * text, label and times, origin SHADOW, `shadowOf` = the served prediction's id (the key the
- * live comparison joins on). Its own id follows the same rule as `toPrediction` (derived from
- * the review event and the candidate's version; random for a sync request), so it never
- * collides with production's and a redelivered review's shadow copies merge.
+ * live comparison joins on). Its own id is derived from the review event, the candidate's
+ * version and SHADOW (random for a sync request): redelivered shadow copies merge, and it never
+ * collides with a served prediction, production's or the candidate's own once it serves (same
+ * version and review time, so an id without SHADOW would make the two one row).
  */
 export function toShadowPrediction(
   served: Prediction,
@@ -129,6 +130,10 @@ export function toShadowPrediction(
       now,
       fallbackEventId,
     ),
+    eventId:
+      served.reviewEventId === null
+        ? fallbackEventId()
+        : deterministicUuid(served.reviewEventId, served.modelName, candidate.version, 'SHADOW'),
     // A sync prediction's time is production's scoring time: the pair shares it.
     eventTime: served.eventTime,
     shadowOf: served.eventId,

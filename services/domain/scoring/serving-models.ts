@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { type Logger, intField } from '#platform/common';
+import { type Logger, intField, numberField } from '#platform/common';
 import { type EngineOptions, type ModelInfo, ModelHost, type ScoredBatch } from '#domain/model';
 import type { CandidateRole } from '#platform/serde';
 
@@ -52,6 +52,8 @@ interface RunningCandidate extends LiveCandidate {
 export class ServingModels {
   private candidateSlot: RunningCandidate | null = null;
   private changing: Promise<unknown> = Promise.resolve();
+  /** How busy production's worker is (the shadow lane sheds above a limit). */
+  readonly productionLoad = new ProductionLoad();
 
   private constructor(
     readonly production: ModelHost,
@@ -79,7 +81,7 @@ export class ServingModels {
   }
 
   scoreProduction(texts: readonly string[]): Promise<ScoredBatch> {
-    return this.production.score(texts);
+    return this.productionLoad.track(() => this.production.score(texts));
   }
 
   /** The candidate's host when it holds `role`, else undefined. */
@@ -147,25 +149,39 @@ export class ServingModels {
 }
 
 export interface ShadowLaneOptions {
-  /** Texts waiting for or in the candidate at most; beyond, new shadow work is shed. */
+  /**
+   * Texts waiting for or in the candidate at most; beyond, new shadow work is shed. A batch
+   * offered to an idle lane always runs, however large (else a backlog's large batches would
+   * never be shadowed).
+   */
   readonly maxPendingTexts: number;
+  /**
+   * Production is busy beyond its limit (`ProductionLoad`): shadow work is shed before it
+   * could take CPU from the serving path. Default: never.
+   */
+  readonly overloaded?: () => boolean;
   readonly onScored?: (texts: number) => void;
-  readonly onShed?: (texts: number) => void;
+  readonly onShed?: (texts: number, reason: ShedReason) => void;
   readonly onFailed?: (texts: number, error: unknown) => void;
 }
 
+/** Why shadow work was shed: the candidate's backlog was full, or production was overloaded. */
+export type ShedReason = 'backlog' | 'load';
+
 /**
  * Shadow work beside the serving path, never in its way: the serving path hands it texts it
- * already answered and goes on without waiting. Work that would take the texts pending past
- * `maxPendingTexts` is shed (counted, never queued), so under load the candidate falls behind
- * by dropping shadow work, not by slowing production. A failure is counted and logged by the
- * caller's `onFailed`; nothing is retried (shadow evidence is a sample, not a record).
+ * already answered and goes on without waiting. Work is shed (counted, never queued) when
+ * production is overloaded (`overloaded`: the candidate would take CPU the serving path needs)
+ * or when it would take the texts pending past `maxPendingTexts` (the candidate fell behind).
+ * So under load the candidate drops shadow work first; production is not slowed to keep it
+ * fed. A failure is counted and reported through `onFailed`; nothing is retried (shadow
+ * evidence is a sample, not a record).
  */
 export class ShadowLane {
   private pending = 0;
   private readonly inFlight = new Set<Promise<void>>();
-  /** Totals since start: what was offered and what was shed. */
-  readonly totals = { offered: 0, shed: 0, scored: 0, failed: 0 };
+  /** Totals since start: texts offered, shed (for either reason; `shedForLoad` of them for load), scored, failed. */
+  readonly totals = { offered: 0, shed: 0, shedForLoad: 0, scored: 0, failed: 0 };
 
   constructor(private readonly options: ShadowLaneOptions) {}
 
@@ -173,25 +189,34 @@ export class ShadowLane {
     return this.pending;
   }
 
-  /** Runs `work` (about `texts` texts) unless that would pass the bound; returns whether it runs. */
+  /** Runs `work` (about `texts` texts) unless it is shed (see the class doc); returns whether it runs. */
   offer(texts: number, work: () => Promise<void>): boolean {
     this.totals.offered += texts;
-    if (this.pending + texts > this.options.maxPendingTexts) {
+    const reason: ShedReason | undefined = this.options.overloaded?.()
+      ? 'load'
+      : this.pending > 0 && this.pending + texts > this.options.maxPendingTexts
+        ? 'backlog'
+        : undefined;
+    if (reason) {
       this.totals.shed += texts;
-      this.options.onShed?.(texts);
+      if (reason === 'load') this.totals.shedForLoad += texts;
+      this.options.onShed?.(texts, reason);
       return false;
     }
     this.pending += texts;
-    const running: Promise<void> = work().then(
-      () => {
-        this.totals.scored += texts;
-        this.options.onScored?.(texts);
-      },
-      (error: unknown) => {
-        this.totals.failed += texts;
-        this.options.onFailed?.(texts, error);
-      },
-    );
+    // Through a promise: a `work` that throws synchronously fails like one that rejects.
+    const running: Promise<void> = Promise.resolve()
+      .then(work)
+      .then(
+        () => {
+          this.totals.scored += texts;
+          this.options.onScored?.(texts);
+        },
+        (error: unknown) => {
+          this.totals.failed += texts;
+          this.options.onFailed?.(texts, error);
+        },
+      );
     const tracked = running.finally(() => {
       this.pending -= texts;
       this.inFlight.delete(tracked);
@@ -206,38 +231,83 @@ export class ShadowLane {
   }
 }
 
+/**
+ * How busy production's worker was over the last `windowMs`: the share of that time with at
+ * least one production request in flight (1 = saturated: requests were waiting back to back).
+ * ServingModels tracks every production request with it; the shadow lane sheds above a limit.
+ */
+export class ProductionLoad {
+  private inFlight = 0;
+  private busySince = 0;
+  /** Busy intervals [start, end) that ended within the window, oldest first. */
+  private readonly intervals: [number, number][] = [];
+
+  constructor(
+    private readonly windowMs = 5_000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  async track<T>(work: () => Promise<T>): Promise<T> {
+    if (this.inFlight++ === 0) this.busySince = this.now();
+    try {
+      return await work();
+    } finally {
+      if (--this.inFlight === 0) this.intervals.push([this.busySince, this.now()]);
+    }
+  }
+
+  utilization(): number {
+    const now = this.now();
+    const from = now - this.windowMs;
+    while (this.intervals.length > 0 && this.intervals[0]![1] <= from) this.intervals.shift();
+    let busy = 0;
+    for (const [start, end] of this.intervals) busy += end - Math.max(start, from);
+    if (this.inFlight > 0) busy += now - Math.max(this.busySince, from);
+    return Math.min(1, busy / this.windowMs);
+  }
+}
+
 /** The configuration of shadow work, the same in inference and the gateway. */
 export const shadowConfigFields = {
   shadowMaxPendingTexts: intField(
     'SHADOW_MAX_PENDING_TEXTS',
     'Texts a candidate in SHADOW may have waiting or in scoring; more shadow work is shed ' +
-      '(counted in shadow_texts_total{outcome="shed"}), never queued',
+      '(shadow_texts_total{outcome="shed",reason="backlog"}), never queued',
     { default: 256, min: 1 },
+  ),
+  shadowMaxProductionLoad: numberField(
+    'SHADOW_MAX_PRODUCTION_LOAD',
+    "Production worker's busy share (last 5 s) above which shadow work is shed " +
+      '(shadow_texts_total{outcome="shed",reason="load"}): the serving path keeps its CPU',
+    { default: 0.85, min: 0, max: 1 },
   ),
 };
 
 /**
- * A ShadowLane reporting `shadow_texts_total{outcome=scored|shed|failed}` and
- * `shadow_pending_texts`, and logging failures (at most one line per 10 s).
+ * A ShadowLane reporting `shadow_texts_total{outcome=scored|shed|failed, reason}` (reason of a
+ * shed: backlog or load) and `shadow_pending_texts`, shedding while `productionLoad()` is above
+ * `maxProductionLoad`, and logging failures (at most one line per 10 s).
  */
 export function createShadowLane(
   registry: Registry,
-  maxPendingTexts: number,
+  settings: { readonly maxPendingTexts: number; readonly maxProductionLoad: number },
+  productionLoad: () => number,
   logger: Logger,
 ): ShadowLane {
   const texts = new Counter({
     name: 'shadow_texts_total',
-    help: 'Texts offered to the candidate in SHADOW, by outcome (scored, shed under load, failed)',
-    labelNames: ['outcome'],
+    help: 'Texts offered to the candidate in SHADOW, by outcome (scored, shed, failed) and reason of a shed (backlog, load)',
+    labelNames: ['outcome', 'reason'],
     registers: [registry],
   });
   let lastLogged = 0;
   const lane: ShadowLane = new ShadowLane({
-    maxPendingTexts,
-    onScored: (count) => texts.inc({ outcome: 'scored' }, count),
-    onShed: (count) => texts.inc({ outcome: 'shed' }, count),
+    maxPendingTexts: settings.maxPendingTexts,
+    overloaded: () => productionLoad() > settings.maxProductionLoad,
+    onScored: (count) => texts.inc({ outcome: 'scored', reason: '' }, count),
+    onShed: (count, reason) => texts.inc({ outcome: 'shed', reason }, count),
     onFailed: (count, error) => {
-      texts.inc({ outcome: 'failed' }, count);
+      texts.inc({ outcome: 'failed', reason: '' }, count);
       if (Date.now() - lastLogged < 10_000) return;
       lastLogged = Date.now();
       logger.warn({ err: error, texts: count }, 'shadow scoring failed; shadow work dropped');
