@@ -2,9 +2,10 @@
  * mlops: the operators' command line (`npm run mlops -- <command>`; `--help` lists them).
  * Wiring only: parse the command line, then each command parses the config it needs and
  * builds only its own adapters (registry: ClickHouse + migrations, Kafka producer, artifact
- * store; retrain: producer; drift status: ClickHouse, read-only; drift watch: a consumer),
- * runs, and closes them. The registry wiring (model runtime included) is loaded only for
- * registry and retrain commands, so the drift commands start quickly.
+ * store; registry live: ClickHouse + migrations; registry watch and drift watch: a consumer;
+ * retrain: producer; drift status: ClickHouse, read-only), runs, and closes them. The registry
+ * wiring (model runtime included) is loaded only for registry and retrain commands, so the
+ * drift commands start quickly.
  * Exit codes: 0 done, 1 failed, 2 usage.
  */
 import {
@@ -32,6 +33,7 @@ import {
 import { runDriftStatus } from './drift-commands.ts';
 import { watchDriftEvents } from './drift-watch.ts';
 import { colourWanted, painter } from './render.ts';
+import { untilStopped } from './stop-signal.ts';
 
 const driftStatusSchema = { ...clickhouseConfigFields, ...processConfigFields };
 const driftWatchSchema = { ...backboneConfigFields, ...processConfigFields };
@@ -61,9 +63,6 @@ async function driftStatusCommand(line: ParsedCommandLine, env: Env): Promise<vo
   }
 }
 
-/** Grace for stopping the consumer after Ctrl-C; a second Ctrl-C exits at once. */
-const WATCH_STOP_GRACE_MS = 10_000;
-
 async function driftWatchCommand(
   line: ParsedCommandLine,
   command: Extract<DriftCommand, { kind: 'drift.watch' }>,
@@ -77,23 +76,8 @@ async function driftWatchCommand(
     logger,
     createMetricsRegistry('mlops'),
   );
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stop.signal.aborted) {
-      console.error(`${signal} again: exiting without a clean stop`);
-      process.exit(130);
-    }
-    console.error(`${signal}: stopping`);
-    stop.abort();
-    setTimeout(() => {
-      console.error(`error: consumer did not stop within ${WATCH_STOP_GRACE_MS} ms`);
-      process.exit(1);
-    }, WATCH_STOP_GRACE_MS).unref();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    await watchDriftEvents({
+  await untilStopped((signal) =>
+    watchDriftEvents({
       kafka,
       decode: async (value) => (await codec.decode('drift.events', value)).value,
       fromBeginning: command.fromBeginning,
@@ -101,14 +85,11 @@ async function driftWatchCommand(
       json: line.json,
       paint: painter(colourWanted(process.stdout, process.env)),
       now: Date.now,
-      signal: stop.signal,
+      signal,
       print,
       warn: (text) => console.error(text),
-    });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+    }),
+  );
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -122,6 +103,10 @@ async function main(argv: readonly string[]): Promise<void> {
       return driftWatchCommand(line, command, env);
     case 'retrain':
       return (await import('./registry-wiring.ts')).retrainCommand(line, command, env);
+    case 'registry.live':
+      return (await import('./registry-wiring.ts')).registryLiveCommand(line, env);
+    case 'registry.watch':
+      return (await import('./registry-wiring.ts')).registryWatchCommand(line, command, env);
     default:
       return (await import('./registry-wiring.ts')).registryCommand(line, command, env);
   }

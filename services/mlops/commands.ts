@@ -28,6 +28,23 @@ export const USAGE = `usage: npm run mlops -- <command>
   registry bootstrap                    first start: register + decide the committed model;
                                         later: re-publish production's deployment
   registry sync                         re-publish production's deployment
+  registry live                         the serving plan and, while a candidate is in SHADOW or
+                                        CANARY, its live figures and the gate's verdict (gate
+                                        settings SHADOW_*, LIVE_GATE_*, CANARY_* from this
+                                        environment: the promoter decides with its own)
+  registry shadow <version> --reason "why"
+                                        score live traffic with <version> beside production,
+                                        never serving its answers (logged, deployed)
+  registry canary <version> --share <s> --reason "why"
+                                        <version> answers the share <s> (0 < s < 1, e.g. 0.1)
+                                        of traffic beside production, from SHADOW or with no
+                                        candidate (logged, deployed)
+  registry canary-rollback --reason "why"
+                                        take the canary out of its share, production
+                                        unchanged (logged, deployed)
+  registry watch [--from-beginning]     follow models.deployments for the model, one line per
+                                        plan change (until Ctrl-C; from now on, or the whole
+                                        compacted topic)
   retrain --reason "why" [--seed <n>] [--shuffle-labels]
                                         ask the retrainer for a candidate trained on recent
                                         labelled traffic (--shuffle-labels: test hook, trains
@@ -54,6 +71,17 @@ export type Command =
     }
   | { readonly kind: 'registry.bootstrap' }
   | { readonly kind: 'registry.sync' }
+  | { readonly kind: 'registry.live' }
+  | { readonly kind: 'registry.shadow'; readonly version: string; readonly reason: string }
+  | {
+      readonly kind: 'registry.canary';
+      readonly version: string;
+      /** In (0, 1). */
+      readonly share: number;
+      readonly reason: string;
+    }
+  | { readonly kind: 'registry.canary-rollback'; readonly reason: string }
+  | { readonly kind: 'registry.watch'; readonly fromBeginning: boolean }
   | { readonly kind: 'drift.watch'; readonly fromBeginning: boolean }
   | { readonly kind: 'drift.status' }
   | {
@@ -70,6 +98,23 @@ export interface ParsedCommandLine {
   readonly model?: string;
   readonly actor?: string;
   readonly json: boolean;
+}
+
+/**
+ * A canary's traffic share from `--share`: a decimal number strictly between 0 and 1 ('0.1',
+ * '.25'); a percentage or a fraction is refused rather than guessed at.
+ */
+export function parseShare(text: string | undefined): number {
+  if (text === undefined) {
+    throw new UsageError('registry canary needs --share <s>, the share of traffic in (0, 1)');
+  }
+  const share = Number(text);
+  if (!/^(?:0|0?\.\d+|0\.\d*)$/.test(text.trim()) || !(share > 0 && share < 1)) {
+    throw new UsageError(
+      `--share must be a decimal number between 0 and 1 (exclusive), e.g. 0.1; got ${JSON.stringify(text)}`,
+    );
+  }
+  return share;
 }
 
 function requireReason(reason: string | undefined): string {
@@ -96,6 +141,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
         seed: { type: 'string' },
         'shuffle-labels': { type: 'boolean', default: false },
         'from-beginning': { type: 'boolean', default: false },
+        share: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -113,8 +159,14 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     if (rest.length > 0) throw new UsageError(`${group} ${name} takes no arguments`);
   };
   let command: Command;
-  if (values['from-beginning'] && !(group === 'drift' && name === 'watch')) {
-    throw new UsageError('--from-beginning is an option of drift watch only');
+  if (
+    values['from-beginning'] &&
+    !((group === 'drift' || group === 'registry') && name === 'watch')
+  ) {
+    throw new UsageError('--from-beginning is an option of drift watch and registry watch only');
+  }
+  if (values.share !== undefined && !(group === 'registry' && name === 'canary')) {
+    throw new UsageError('--share is an option of registry canary only');
   }
   if (group === 'drift') {
     switch (name) {
@@ -198,6 +250,33 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     case 'sync':
       none();
       command = { kind: 'registry.sync' };
+      break;
+    case 'live':
+      none();
+      command = { kind: 'registry.live' };
+      break;
+    case 'shadow':
+      command = {
+        kind: 'registry.shadow',
+        version: one('version'),
+        reason: requireReason(values.reason),
+      };
+      break;
+    case 'canary':
+      command = {
+        kind: 'registry.canary',
+        version: one('version'),
+        share: parseShare(values.share),
+        reason: requireReason(values.reason),
+      };
+      break;
+    case 'canary-rollback':
+      none();
+      command = { kind: 'registry.canary-rollback', reason: requireReason(values.reason) };
+      break;
+    case 'watch':
+      none();
+      command = { kind: 'registry.watch', fromBeginning: values['from-beginning'] ?? false };
       break;
     default:
       throw new UsageError(`unknown registry command: ${name ?? '(none)'}`);

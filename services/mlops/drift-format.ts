@@ -5,7 +5,14 @@
  */
 import type { DriftEvent } from '#platform/serde';
 import type { DriftStatusRow } from '#platform/store';
-import { type Colour, type Paint, formatNumber, iso, renderTable } from './render.ts';
+import {
+  type Colour,
+  type Paint,
+  formatNumber,
+  formatSkippedMessage,
+  iso,
+  renderTable,
+} from './render.ts';
 
 const STATE_COLOURS: Readonly<Record<string, Colour>> = {
   OK: 'green',
@@ -91,8 +98,7 @@ export function formatMalformed(
   error: { readonly code?: string; readonly message: string },
   timeMs: number,
 ): string {
-  const code = error.code === undefined ? '' : `${error.code}: `;
-  return `${iso(timeMs)}  WARNING  drift.events partition ${message.partition} offset ${message.offset} skipped, not a readable DriftEvent (${code}${error.message})`;
+  return formatSkippedMessage('drift.events', 'DriftEvent', message, error, timeMs);
 }
 
 /** '42s', '5m', '3h', '2d': how long ago a check ran. */

@@ -8,10 +8,31 @@ import type { ClassificationMetrics } from '#domain/model';
 import type { ModelRegistry, VersionView } from '#domain/registry';
 import type { DecisionRecord } from '#platform/store';
 import type { RegistryCommand } from './commands.ts';
+import { decisionLabel, formatShare, versionRole } from './registry-format.ts';
 import { iso, renderTable } from './render.ts';
 
+/** The registry commands run against a ModelRegistry (live and watch have their own wiring). */
+export type RegistryChangeCommand = Exclude<
+  RegistryCommand,
+  { readonly kind: 'registry.live' | 'registry.watch' }
+>;
+
 export interface RegistryCommandDeps {
-  readonly registry: ModelRegistry;
+  readonly registry: Pick<
+    ModelRegistry,
+    | 'list'
+    | 'show'
+    | 'log'
+    | 'plan'
+    | 'promote'
+    | 'rollback'
+    | 'startShadow'
+    | 'startCanary'
+    | 'rollbackCanary'
+    | 'register'
+    | 'bootstrap'
+    | 'syncDeployment'
+  >;
   readonly modelName: string;
   readonly actor: string;
   readonly minF1: number;
@@ -39,12 +60,17 @@ export function renderVersions(versions: readonly VersionView[]): string {
   );
 }
 
+/**
+ * The promotion log as a table. BEFORE / AFTER are production's versions around the decision
+ * (equal for SHADOW, CANARY, BLOCKED and a canary's rollback, which leave production as it
+ * was); DECISION shows a canary's share and marks a canary's rollback.
+ */
 export function renderDecisions(decisions: readonly DecisionRecord[]): string {
   return renderTable(
     ['TIME', 'DECISION', 'CANDIDATE', 'BEFORE', 'AFTER', 'CAND.', 'PROD.', 'ACTOR', 'REASON'],
     decisions.map((d) => [
       iso(d.timeMs),
-      d.decision,
+      decisionLabel(d),
       d.candidateVersion,
       d.productionBefore ?? '-',
       d.productionAfter ?? '-',
@@ -68,7 +94,7 @@ function readReference(folder: string): { centroid: number[] } {
 }
 
 export async function runRegistryCommand(
-  command: RegistryCommand,
+  command: RegistryChangeCommand,
   deps: RegistryCommandDeps,
 ): Promise<void> {
   const { registry, modelName, actor, print } = deps;
@@ -85,10 +111,13 @@ export async function runRegistryCommand(
       return;
     }
     case 'registry.show': {
-      const { version, decisions } = await registry.show(modelName, command.version);
-      out({ version, decisions }, () =>
+      const [{ version, decisions }, plan] = await Promise.all([
+        registry.show(modelName, command.version),
+        registry.plan(modelName),
+      ]);
+      out({ version, decisions, plan }, () =>
         [
-          `${modelName} ${version.version}${version.production ? '  (production)' : ''}`,
+          `${modelName} ${version.version}${versionRole(version.version, plan)}`,
           `  status        ${version.status}`,
           `  parent        ${version.parentVersion ?? '-'}`,
           `  created       ${iso(version.createdTimeMs)}`,
@@ -134,6 +163,45 @@ export async function runRegistryCommand(
         decision,
         () =>
           `ROLLED_BACK ${decision.productionBefore} -> ${decision.productionAfter}; deployment published`,
+      );
+      return;
+    }
+    case 'registry.shadow': {
+      const decision = await registry.startShadow(command.version, {
+        modelName,
+        actor,
+        reason: command.reason,
+      });
+      out(
+        decision,
+        () =>
+          `SHADOW ${command.version} beside production ${decision.productionAfter}, its answers never served; deployment published`,
+      );
+      return;
+    }
+    case 'registry.canary': {
+      const decision = await registry.startCanary(command.version, command.share, {
+        modelName,
+        actor,
+        reason: command.reason,
+      });
+      out(
+        decision,
+        () =>
+          `CANARY ${command.version} answers ${formatShare(command.share)} of traffic beside production ${decision.productionAfter}; deployment published`,
+      );
+      return;
+    }
+    case 'registry.canary-rollback': {
+      const decision = await registry.rollbackCanary({
+        modelName,
+        actor,
+        reason: command.reason,
+      });
+      out(
+        decision,
+        () =>
+          `ROLLED_BACK canary ${decision.candidateVersion} out of its share; production ${decision.productionAfter} serves alone; deployment published`,
       );
       return;
     }

@@ -1,6 +1,7 @@
 /**
  * Wiring of the registry and retrain commands (loaded by cli.ts for those commands only: it
- * pulls in the model runtime). Each builds its own adapters and closes them.
+ * pulls in the model runtime). Each builds its own adapters and closes them: `registry live`
+ * only ClickHouse (it reads), `registry watch` only a consumer.
  */
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
@@ -14,10 +15,27 @@ import {
 import { driftCalibrationConfigFields } from '#domain/drift';
 import { backboneConfigFields, createBackbone } from '#platform/kafka';
 import { SentimentEngine, evaluate, modelConfigFields, readLabelledTsv } from '#domain/model';
-import { createModelRegistry, registryConfigFields, retrainRequestEvent } from '#domain/registry';
-import { clickhouseConfigFields, createClickHouse, migrate } from '#platform/store';
+import {
+  createModelRegistry,
+  liveTrialConfigFields,
+  registryConfigFields,
+  retrainRequestEvent,
+} from '#domain/registry';
+import {
+  RegistryStore,
+  clickhouseConfigFields,
+  createClickHouse,
+  migrate,
+  readServedLabelled,
+  readShadowPairs,
+  servingPlan,
+} from '#platform/store';
 import type { ParsedCommandLine, RegistryCommand } from './commands.ts';
-import { runRegistryCommand } from './registry-commands.ts';
+import { type RegistryChangeCommand, runRegistryCommand } from './registry-commands.ts';
+import { runRegistryLive } from './registry-live.ts';
+import { watchDeployments } from './registry-watch.ts';
+import { colourWanted, painter } from './render.ts';
+import { untilStopped } from './stop-signal.ts';
 
 const { modelName: modelNameField } = modelConfigFields;
 
@@ -27,6 +45,16 @@ const registrySchema = {
   ...registryConfigFields,
   // `register` and `bootstrap` calibrate versions for the drift service's windows.
   ...driftCalibrationConfigFields,
+  ...processConfigFields,
+  modelName: modelNameField,
+};
+const registryLiveSchema = {
+  ...clickhouseConfigFields,
+  ...processConfigFields,
+  modelName: modelNameField,
+};
+const registryWatchSchema = {
+  ...backboneConfigFields,
   ...processConfigFields,
   modelName: modelNameField,
 };
@@ -50,7 +78,7 @@ async function evaluateGolden(folder: string, goldenSetFile: string) {
 
 export async function registryCommand(
   line: ParsedCommandLine,
-  command: RegistryCommand,
+  command: RegistryChangeCommand,
   env: Env,
 ): Promise<void> {
   const config = parseConfig(registrySchema, env);
@@ -82,6 +110,67 @@ export async function registryCommand(
     await producer.disconnect();
     await clickhouse.close();
   }
+}
+
+/**
+ * `registry live`: the plan from the promotion log and the candidate's assessment from the
+ * predictions table, under the gate settings of this process's environment (the promoter's
+ * field names and defaults).
+ */
+export async function registryLiveCommand(line: ParsedCommandLine, env: Env): Promise<void> {
+  const config = parseConfig(registryLiveSchema, env);
+  const settings = parseConfig(liveTrialConfigFields, env);
+  const logger = createLogger('mlops', config.logLevel, 'stderr');
+  await migrate(config, logger);
+  const clickhouse = createClickHouse(config);
+  try {
+    const store = new RegistryStore(clickhouse);
+    await runRegistryLive({
+      modelName: line.model ?? config.modelName,
+      readPlan: async (modelName) => servingPlan(await store.decisions(modelName)),
+      evidence: {
+        shadowPairs: (query) => readShadowPairs(clickhouse, query),
+        servedLabelled: (query) => readServedLabelled(clickhouse, query),
+      },
+      settings,
+      json: line.json,
+      paint: painter(colourWanted(process.stdout, process.env)),
+      now: Date.now,
+      print,
+    });
+  } finally {
+    await clickhouse.close();
+  }
+}
+
+/** `registry watch`: the model's plan changes on models.deployments until Ctrl-C. */
+export async function registryWatchCommand(
+  line: ParsedCommandLine,
+  command: Extract<RegistryCommand, { kind: 'registry.watch' }>,
+  env: Env,
+): Promise<void> {
+  const config = parseConfig(registryWatchSchema, env);
+  const logger = createLogger('mlops', config.logLevel, 'stderr');
+  const { kafka, codec } = createBackbone(
+    config,
+    'mlops-registry-watch',
+    logger,
+    createMetricsRegistry('mlops'),
+  );
+  await untilStopped((signal) =>
+    watchDeployments({
+      kafka,
+      decode: async (value) => (await codec.decode('models.deployments', value)).value,
+      fromBeginning: command.fromBeginning,
+      modelName: line.model ?? config.modelName,
+      json: line.json,
+      paint: painter(colourWanted(process.stdout, process.env)),
+      now: Date.now,
+      signal,
+      print,
+      warn: (text) => console.error(text),
+    }),
+  );
 }
 
 export async function retrainCommand(

@@ -71,3 +71,18 @@ export function formatNumber(value: number | null | undefined): string {
     ? value.toPrecision(4)
     : value.toExponential(2);
 }
+
+/**
+ * The warning a watcher prints instead of a message that could not be decoded (at its broker
+ * time): '<time>  WARNING  <topic> partition P offset O skipped, not a readable <what> (<code>: <message>)'.
+ */
+export function formatSkippedMessage(
+  topic: string,
+  what: string,
+  message: { readonly partition: number; readonly offset: string },
+  error: { readonly code?: string; readonly message: string },
+  timeMs: number,
+): string {
+  const code = error.code === undefined ? '' : `${error.code}: `;
+  return `${iso(timeMs)}  WARNING  ${topic} partition ${message.partition} offset ${message.offset} skipped, not a readable ${what} (${code}${error.message})`;
+}
