@@ -11,6 +11,7 @@ import { backboneConfigFields } from '#platform/kafka';
 import { clickhouseConfigFields } from '#platform/store';
 import { modelConfigFields } from '#domain/model';
 import { shadowConfigFields } from '#domain/scoring';
+import { consoleLiveTrialConfigFields } from './console-api/live-trial-view.ts';
 import { registryConfigFields } from '#domain/registry';
 
 /**
@@ -21,6 +22,9 @@ import { registryConfigFields } from '#domain/registry';
  * docker-compose turn it on.
  */
 export const consoleConfigFields = {
+  // The live gates' settings, the promoter's variables: the Models page's live trial shows the
+  // verdict the promoter would reach (give both the same values).
+  ...consoleLiveTrialConfigFields,
   consoleEnabled: boolField('CONSOLE_ENABLED', 'Serve the web console and its API', {
     default: false,
   }),

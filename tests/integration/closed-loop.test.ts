@@ -1,7 +1,8 @@
 /**
  * The closed loop end to end on the full local stack, every service a separate process:
  * in-domain traffic (no drift) -> shifted-domain (IMDB) traffic carrying labels -> DRIFT ->
- * retraining -> candidate -> PROMOTED -> new predictions carry the new version on both
+ * retraining -> candidate -> SHADOW (offline gate passed) -> PROMOTED on live evidence (the
+ * shadow gate, defaults 500 shadow events / 200 labelled) -> new predictions carry the new version on both
  * prediction paths -> drift back to OK against the new version's reference. Then a candidate
  * trained on shuffled labels is BLOCKED, and a rollback restores the previous version.
  *

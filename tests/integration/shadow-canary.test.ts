@@ -302,8 +302,11 @@ describe('live trials: shadow -> promoted or blocked, canary -> rolled back', ()
       expect((await store.version(settings.modelName, '3'))!.status).toBe('BLOCKED');
       expect(servingPlan(await decisions())).toMatchObject({ production: '2', candidate: null });
       // The serving processes drop the candidate: its shadow predictions stop.
-      const deployment = deployments.find((d) => d.action === 'BLOCK' && d.candidate === null);
-      expect(deployment?.modelVersion).toBe('2');
+      // The plan is published right after the decision is logged.
+      const blockDeployment = () =>
+        deployments.find((d) => d.action === 'BLOCK' && d.candidate === null);
+      await waitUntil(() => blockDeployment() !== undefined, 30_000, 'the BLOCK deployment');
+      expect(blockDeployment()!.modelVersion).toBe('2');
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       const count = shadow.filter((p) => p.modelVersion === '3').length;
       await new Promise((resolve) => setTimeout(resolve, 5_000));

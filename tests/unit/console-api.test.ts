@@ -22,6 +22,7 @@ import type { VersionView } from '#domain/registry';
 import { ApiKeyRing, createApiKey } from '../../services/gateway/api-keys.ts';
 import { type GatewayDeps, buildApp } from '../../services/gateway/app.ts';
 import type { DriftFeedEvent } from '../../services/gateway/console-api/drift-feed.ts';
+import { DEFAULT_LIVE_TRIAL_SETTINGS } from '../../services/gateway/console-api/live-trial-view.ts';
 import type { PipelineSnapshot } from '../../services/gateway/console-api/pipeline-monitor.ts';
 import {
   AdminActionsDisabledError,
@@ -153,6 +154,8 @@ interface Fake {
   readonly episodes: Mock<ConsoleSources['drift']['episodes']>;
   readonly list: Mock<ConsoleSources['registry']['list']>;
   readonly log: Mock<ConsoleSources['registry']['log']>;
+  readonly plan: Mock<ConsoleSources['registry']['plan']>;
+  readonly live: Mock<ConsoleSources['live']['current']>;
   readonly promote: Mock<ConsoleSources['registry']['promote']>;
   readonly rollback: Mock<ConsoleSources['registry']['rollback']>;
   readonly requestRetrain: Mock<ConsoleSources['requestRetrain']>;
@@ -175,6 +178,16 @@ function fakeSources(): Fake {
     decision('d2', NOW - 2000),
     decision('d3', NOW - 1000),
   ]);
+  const plan = vi.fn<ConsoleSources['registry']['plan']>(async () => ({
+    production: '2',
+    candidate: null,
+  }));
+  const live = vi.fn<ConsoleSources['live']['current']>(async () => ({
+    time: NOW,
+    plan: { production: '2', candidate: null },
+    assessment: null,
+    settings: DEFAULT_LIVE_TRIAL_SETTINGS,
+  }));
   const promote = vi.fn<ConsoleSources['registry']['promote']>(async (target, input) =>
     decision('promoted', NOW, {
       actor: input.actor,
@@ -223,7 +236,8 @@ function fakeSources(): Fake {
         };
       },
     },
-    registry: { list, log, promote, rollback },
+    registry: { list, log, plan, promote, rollback },
+    live: { current: live },
     requestRetrain,
   };
   return {
@@ -232,6 +246,8 @@ function fakeSources(): Fake {
     episodes,
     list,
     log,
+    plan,
+    live,
     promote,
     rollback,
     requestRetrain,
@@ -305,6 +321,7 @@ const jsonReadRoutes = [
   '/v1/console/drift/episodes',
   '/v1/console/models',
   '/v1/console/models/decisions',
+  '/v1/console/models/live',
 ] as const;
 const streamRoutes = ['/v1/console/pipeline/events', '/v1/console/drift/events'] as const;
 
@@ -562,6 +579,7 @@ describe('console API reads', () => {
     const body = response.json();
     expect(body.modelName).toBe('sentiment');
     expect(body.production).toBe('2');
+    expect(body.candidate).toBeNull();
     expect(body.versions).toEqual([
       {
         version: '1',
@@ -569,6 +587,7 @@ describe('console API reads', () => {
         createdTime: NOW - 1000,
         status: 'REGISTERED',
         production: false,
+        liveRole: null,
         metrics: { golden_f1: 0.9 },
         trainingData: JSON.stringify({ files: ['train-1.jsonl'] }),
         driftThreshold: 0.7,
@@ -580,6 +599,7 @@ describe('console API reads', () => {
         createdTime: NOW - 2000,
         status: 'PROMOTED',
         production: true,
+        liveRole: null,
         metrics: { golden_f1: 0.9 },
         trainingData: JSON.stringify({ files: ['train-2.jsonl'] }),
         driftThreshold: 0.7,
@@ -599,6 +619,49 @@ describe('console API reads', () => {
     expect(response.json()).toMatchObject({ production: null, versions: [{ version: '1' }] });
   });
 
+  it.each([
+    ['SHADOW', 0],
+    ['CANARY', 0.1],
+  ] as const)(
+    'models: a candidate in %s is named, and its version carries the role',
+    async (role, share) => {
+      const { app, fake } = await consoleApp();
+      fake.list.mockResolvedValueOnce([
+        version('1', false),
+        version('2', true),
+        { ...version('3', false), status: role },
+      ]);
+      fake.plan.mockResolvedValueOnce({
+        production: '2',
+        candidate: {
+          version: '3',
+          role,
+          trafficShare: share,
+          sinceMs: NOW - 60_000,
+          decisionId: 'd4',
+        },
+      });
+      const body = (await get(app, '/v1/console/models')).json();
+      expect(body.production).toBe('2');
+      expect(body.candidate).toEqual({
+        version: '3',
+        role,
+        trafficShare: share,
+        since: NOW - 60_000,
+        decisionId: 'd4',
+      });
+      expect(
+        (body.versions as { version: string; status: string; liveRole: string | null }[]).map(
+          ({ version, status, liveRole }) => ({ version, status, liveRole }),
+        ),
+      ).toEqual([
+        { version: '1', status: 'REGISTERED', liveRole: null },
+        { version: '2', status: 'PROMOTED', liveRole: null },
+        { version: '3', status: role, liveRole: role },
+      ]);
+    },
+  );
+
   it('models/decisions: the promotion log newest first, without details', async () => {
     const { app } = await consoleApp();
     const response = await get(app, '/v1/console/models/decisions');
@@ -616,14 +679,86 @@ describe('console API reads', () => {
       candidateScore: 0.91,
       productionScore: 0.88,
       reason: 'better golden F1',
+      liveRole: null,
+      trafficShare: null,
     });
+    expect(JSON.stringify(decisions)).not.toContain('internal');
+  });
+
+  it('models/decisions: live decisions carry their role, a canary its share', async () => {
+    const { app, fake } = await consoleApp();
+    const same = { productionBefore: '2', productionAfter: '2' };
+    fake.log.mockResolvedValueOnce([
+      decision('shadow', NOW - 5000, { ...same, decision: 'SHADOW', candidateVersion: '3' }),
+      decision('canary', NOW - 4000, {
+        ...same,
+        decision: 'CANARY',
+        candidateVersion: '3',
+        details: { trafficShare: 0.1 },
+      }),
+      decision('canary-back', NOW - 3000, {
+        ...same,
+        decision: 'ROLLED_BACK',
+        candidateVersion: '3',
+        details: { canary: true, live: { role: 'CANARY' } },
+      }),
+      decision('blocked-live', NOW - 2000, {
+        ...same,
+        decision: 'BLOCKED',
+        candidateVersion: '4',
+        details: { live: { role: 'SHADOW', expired: true } },
+      }),
+      decision('promoted-live', NOW - 1500, {
+        candidateVersion: '5',
+        productionBefore: '2',
+        productionAfter: '5',
+        details: { live: { role: 'CANARY' } },
+      }),
+      decision('blocked-offline', NOW - 1000, {
+        ...same,
+        decision: 'BLOCKED',
+        candidateVersion: '6',
+        details: { live: 'not an object' },
+      }),
+      decision('rollback', NOW - 500, {
+        decision: 'ROLLED_BACK',
+        productionBefore: '5',
+        productionAfter: '2',
+      }),
+    ]);
+    const { decisions } = (await get(app, '/v1/console/models/decisions')).json() as {
+      decisions: {
+        decisionId: string;
+        decision: string;
+        liveRole: unknown;
+        trafficShare: unknown;
+      }[];
+    };
+    expect(
+      decisions.map(({ decisionId, decision, liveRole, trafficShare }) => [
+        decisionId,
+        decision,
+        liveRole,
+        trafficShare,
+      ]),
+    ).toEqual([
+      ['rollback', 'ROLLED_BACK', null, null],
+      ['blocked-offline', 'BLOCKED', null, null],
+      ['promoted-live', 'PROMOTED', 'CANARY', null],
+      ['blocked-live', 'BLOCKED', 'SHADOW', null],
+      ['canary-back', 'ROLLED_BACK', 'CANARY', null],
+      ['canary', 'CANARY', 'CANARY', 0.1],
+      ['shadow', 'SHADOW', 'SHADOW', null],
+    ]);
   });
 
   it.each([
     ['/v1/console/drift/checks', 'history', 'drift checks (ClickHouse)'],
     ['/v1/console/drift/episodes', 'episodes', 'drift episodes (ClickHouse)'],
     ['/v1/console/models', 'list', 'model versions (ClickHouse)'],
+    ['/v1/console/models', 'plan', 'model versions (ClickHouse)'],
     ['/v1/console/models/decisions', 'log', 'promotion log (ClickHouse)'],
+    ['/v1/console/models/live', 'live', 'live trial (ClickHouse)'],
   ] as const)('%s: a failing source is 503 with its reason', async (url, source, what) => {
     const { app, fake } = await consoleApp();
     fake[source].mockRejectedValueOnce(new Error('ECONNREFUSED 127.0.0.1:8123'));
@@ -667,6 +802,8 @@ describe('console API actions', () => {
         candidateScore: 0.91,
         productionScore: 0.88,
         reason: 'fixes the imdb drift',
+        liveRole: null,
+        trafficShare: null,
       },
     });
   });
@@ -738,6 +875,9 @@ describe('console API actions', () => {
     ['ALREADY_PRODUCTION', 409],
     ['NO_PRODUCTION', 409],
     ['NOTHING_TO_ROLL_BACK', 409],
+    ['CANDIDATE_ACTIVE', 409],
+    ['NO_CANARY', 409],
+    ['TRAFFIC_SHARE_INVALID', 400],
     ['REASON_REQUIRED', 400],
   ] as const)('a registry refusal %s answers %i with its code', async (code, status) => {
     const { app, fake } = await consoleApp();

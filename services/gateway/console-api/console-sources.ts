@@ -3,7 +3,8 @@
  * principal (offsets and lag through the admin API, live drift events through a topic
  * watcher, admin actions through the registry's producer), the services' ops servers. Each
  * piece is a module with its logic elsewhere (pipeline-monitor.ts, drift-feed.ts,
- * #domain/registry); this file only connects them and owns their start and stop.
+ * live-trial-view.ts, #domain/registry); this file only connects them and owns their start and
+ * stop.
  */
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,11 +24,14 @@ import {
   createClickHouse,
   driftCheckHistory,
   driftEpisodes,
+  readServedLabelled,
+  readShadowPairs,
 } from '#platform/store';
-import { createModelRegistry, retrainRequestEvent } from '#domain/registry';
+import { type LiveTrialSettings, createModelRegistry, retrainRequestEvent } from '#domain/registry';
 import type { GatewayConfig } from '../config.ts';
 import { AdminActionsDisabledError, type ConsoleSources } from '../routes/console-api.ts';
 import { DriftFeed } from './drift-feed.ts';
+import { createLiveTrialReader, liveTrialSettingsOf } from './live-trial-view.ts';
 import { type KafkaObserver, PipelineMonitor, httpServiceProbe } from './pipeline-monitor.ts';
 
 /** How long the drift watcher waits before it follows drift.events again after a failure. */
@@ -72,6 +76,12 @@ export function createConsole(options: {
   readonly gatewayReadiness: () => Promise<Readiness>;
   readonly logger: Logger;
   readonly metrics: Registry;
+  /**
+   * The live gates' settings the Models page assesses a candidate's trial under (they should
+   * be the promoter's). Default: the config's fields of `consoleLiveTrialConfigFields`, where
+   * the gateway's config schema has them, else their defaults.
+   */
+  readonly liveTrial?: LiveTrialSettings;
 }): ConsoleWiring {
   const { config, logger } = options;
   const clickhouse: ClickHouseClient = createClickHouse(config);
@@ -156,6 +166,7 @@ export function createConsole(options: {
     registry: {
       list: () => registry.list(modelName),
       log: () => registry.log(modelName),
+      plan: () => registry.plan(modelName),
       promote: async (version, input) => {
         requireSigningKey();
         return registry.promote(version, { modelName, ...input });
@@ -165,6 +176,15 @@ export function createConsole(options: {
         return registry.rollback({ modelName, ...input });
       },
     },
+    live: createLiveTrialReader({
+      modelName,
+      plan: () => registry.plan(modelName),
+      evidence: {
+        shadowPairs: (query) => readShadowPairs(clickhouse, query),
+        servedLabelled: (query) => readServedLabelled(clickhouse, query),
+      },
+      settings: options.liveTrial ?? liveTrialSettingsOf(config),
+    }),
     requestRetrain: async (input) => {
       const { requestId, event } = retrainRequestEvent({
         modelName,

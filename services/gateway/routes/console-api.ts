@@ -5,13 +5,17 @@
  *   GET  drift/checks?hours=24       drift checks of the served model            (read)
  *   GET  drift/episodes              drift episodes, newest first                (read)
  *   GET  drift/events                SSE `drift`: drift events as they arrive    (read)
- *   GET  models                      versions with lineage, metrics, production  (read)
+ *   GET  models                      versions with lineage, metrics, production,
+ *                                    the candidate in a live role                (read)
  *   GET  models/decisions            the promotion log, newest first             (read)
+ *   GET  models/live                 the serving plan and its candidate's live
+ *                                    trial as the promoter's gate assesses it    (read)
  *   POST models/:version/promote     {reason} -> the registry's decision         (admin)
  *   POST models/rollback             {reason, to?} -> the registry's decision    (admin)
  *   POST retrain                     {reason} -> {requestId}                     (admin)
  * Reads and actions go through the same modules as the operators' CLI (#platform/store drift
- * status, #domain/registry ModelRegistry, retrainRequestEvent); this plugin owns only the HTTP
+ * status, #domain/registry ModelRegistry and assessLiveTrial, retrainRequestEvent: the
+ * console shows the figures the promoter decides on); this plugin owns only the HTTP
  * shape, the scopes and the error mapping. A data source that fails answers 503 with its
  * reason (the console shows it); registry refusals (unknown version, already production,
  * nothing to roll back) answer 404 or 409 with the registry's code.
@@ -19,9 +23,21 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, describeError } from '#platform/common';
-import type { DecisionRecord, DriftEpisode, DriftStatusRow } from '#platform/store';
+import {
+  type DecisionRecord,
+  type DriftEpisode,
+  type DriftStatusRow,
+  type ServingPlan,
+  trafficShareOf,
+} from '#platform/store';
 import type { VersionView } from '#domain/registry';
 import type { DriftFeedEvent } from '../console-api/drift-feed.ts';
+import {
+  type LiveTrialReader,
+  candidateView,
+  liveTrialResponseSchema,
+  liveTrialView,
+} from '../console-api/live-trial-view.ts';
 import type { PipelineSnapshot } from '../console-api/pipeline-monitor.ts';
 import { type SseStream, openSse } from '../console-api/sse.ts';
 import { RATE_LIMITED } from '../security.ts';
@@ -42,9 +58,13 @@ export interface ConsoleSources {
   readonly registry: {
     list(): Promise<readonly VersionView[]>;
     log(): Promise<readonly DecisionRecord[]>;
+    /** What serves now: production and the candidate in a live role (ModelRegistry.plan). */
+    plan(): Promise<ServingPlan>;
     promote(version: string, input: ActionInput): Promise<DecisionRecord>;
     rollback(input: ActionInput & { readonly to?: string }): Promise<DecisionRecord>;
   };
+  /** The live trial of the plan's candidate (console-api/live-trial-view.ts). */
+  readonly live: LiveTrialReader;
   readonly requestRetrain: (input: ActionInput) => Promise<{ readonly requestId: string }>;
   readonly now?: () => number;
 }
@@ -67,6 +87,9 @@ const REGISTRY_STATUS: Readonly<Record<string, number>> = {
   ALREADY_PRODUCTION: 409,
   NO_PRODUCTION: 409,
   NOTHING_TO_ROLL_BACK: 409,
+  CANDIDATE_ACTIVE: 409,
+  NO_CANARY: 409,
+  TRAFFIC_SHARE_INVALID: 400,
   REASON_REQUIRED: 400,
   ADMIN_ACTIONS_DISABLED: 503,
 };
@@ -97,6 +120,36 @@ interface ReasonBody {
 
 const hidden = { hide: true } as const;
 
+const LIVE_ROLES: readonly string[] = ['SHADOW', 'CANARY'];
+
+/**
+ * The live role a decision started or ended: SHADOW and CANARY their own; a canary's
+ * rollback (production unchanged) CANARY; a PROMOTED or BLOCKED reached on live evidence the
+ * role it was reached in (the promoter's `details.live.role`); null for any other decision.
+ */
+function liveRoleOf(decision: DecisionRecord): 'SHADOW' | 'CANARY' | null {
+  switch (decision.decision) {
+    case 'SHADOW':
+    case 'CANARY':
+      return decision.decision;
+    case 'ROLLED_BACK':
+      return decision.details['canary'] === true ? 'CANARY' : null;
+    case 'PROMOTED':
+    case 'BLOCKED': {
+      const live = decision.details['live'];
+      const role =
+        typeof live === 'object' && live !== null
+          ? (live as Record<string, unknown>)['role']
+          : null;
+      return typeof role === 'string' && LIVE_ROLES.includes(role)
+        ? (role as 'SHADOW' | 'CANARY')
+        : null;
+    }
+    default:
+      return null;
+  }
+}
+
 function decisionView(decision: DecisionRecord) {
   return {
     decisionId: decision.decisionId,
@@ -109,6 +162,9 @@ function decisionView(decision: DecisionRecord) {
     candidateScore: decision.candidateScore,
     productionScore: decision.productionScore,
     reason: decision.reason,
+    liveRole: liveRoleOf(decision),
+    /** CANARY: the share of traffic it put the candidate on; null for any other decision. */
+    trafficShare: decision.decision === 'CANARY' ? trafficShareOf(decision) : null,
   };
 }
 
@@ -254,16 +310,22 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
     { config: { scope: 'read', ...RATE_LIMITED }, schema: hidden },
     async (_r, reply) => {
       try {
-        const versions = await sources.registry.list();
+        const [versions, plan] = await Promise.all([
+          sources.registry.list(),
+          sources.registry.plan(),
+        ]);
+        const candidate = plan.candidate;
         return {
           modelName: sources.modelName,
           production: versions.find((version) => version.production)?.version ?? null,
+          candidate: candidateView(candidate),
           versions: versions.map((version) => ({
             version: version.version,
             parentVersion: version.parentVersion,
             createdTime: version.createdTimeMs,
             status: version.status,
             production: version.production,
+            liveRole: candidate?.version === version.version ? candidate.role : null,
             metrics: version.metrics,
             trainingData: JSON.stringify(version.trainingData),
             driftThreshold: version.driftThreshold,
@@ -285,6 +347,28 @@ async function consoleApiPlugin(app: FastifyInstance, sources: ConsoleSources) {
         return { decisions: [...decisions].reverse().map(decisionView) };
       } catch (error) {
         return sendFailure(reply, 'promotion log (ClickHouse)', error);
+      }
+    },
+  );
+
+  app.get(
+    '/v1/console/models/live',
+    {
+      config: { scope: 'read', ...RATE_LIMITED },
+      schema: {
+        ...hidden,
+        summary: "The serving plan and its candidate's live trial",
+        description:
+          'Production and the candidate in SHADOW or CANARY, with the live evidence and the ' +
+          "verdict of the promoter's gate (assessLiveTrial) under this gateway's gate settings.",
+        response: { 200: liveTrialResponseSchema(), ...errorResponses(401, 403, 503) },
+      },
+    },
+    async (_request, reply) => {
+      try {
+        return liveTrialView(sources.modelName, await sources.live.current());
+      } catch (error) {
+        return sendFailure(reply, 'live trial (ClickHouse)', error);
       }
     },
   );

@@ -8,6 +8,7 @@ import type {
   Decision,
   DriftCheck,
   DriftEpisode,
+  LiveTrialResponse,
   ModelsResponse,
   PredictResponse,
   RetrainAnswer,
@@ -172,6 +173,8 @@ export const api = {
     request<ModelsResponse>('GET', '/v1/console/models', undefined, signal),
   decisions: (signal?: AbortSignal) =>
     request<{ decisions: Decision[] }>('GET', '/v1/console/models/decisions', undefined, signal),
+  live: (signal?: AbortSignal) =>
+    request<LiveTrialResponse>('GET', '/v1/console/models/live', undefined, signal),
   promote: (version: string, reason: string) =>
     request<DecisionAnswer>('POST', `/v1/console/models/${encode(version)}/promote`, { reason }),
   rollback: (reason: string) =>

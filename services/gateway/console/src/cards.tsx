@@ -3,11 +3,12 @@ import type { ReactElement, ReactNode } from 'react';
 import { Card, type MantineSpacing, Table, Text, Timeline, Title } from '@mantine/core';
 
 /** A card under a small heading (`headingId`, for the content's aria-labelledby). */
-function TitledCard({
+export function TitledCard({
   title,
   headingId,
   headingGap,
   padding,
+  testId,
   children,
 }: {
   title: string;
@@ -16,10 +17,11 @@ function TitledCard({
   headingGap: MantineSpacing;
   /** The card's padding (Mantine's default when unset). */
   padding?: MantineSpacing | undefined;
+  testId?: string;
   children: ReactNode;
 }) {
   return (
-    <Card className="console-card" withBorder radius="md" padding={padding}>
+    <Card className="console-card" withBorder radius="md" padding={padding} data-testid={testId}>
       <Title order={3} size="h5" mb={headingGap} id={headingId}>
         {title}
       </Title>

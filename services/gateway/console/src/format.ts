@@ -44,6 +44,19 @@ export function formatNumber(value: number, digits = 3): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: digits });
 }
 
+/** A figure with `digits` decimals, never "-0.000" (as the gates' reasons write them). */
+export function formatFixed(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return '—';
+  const text = value.toFixed(digits);
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
+}
+
+/** A difference with its sign: "+0.012", "-0.004", "0.000". */
+export function formatSigned(value: number, digits = 3): string {
+  const text = formatFixed(value, digits);
+  return text === '—' || text.startsWith('-') || Number(text) === 0 ? text : `+${text}`;
+}
+
 export function formatInteger(value: number): string {
   return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '—';
 }

@@ -86,6 +86,25 @@ export function useEventStream(
   return status;
 }
 
+/**
+ * Calls `callback` every `intervalMs` while the page is visible, and once at once when it
+ * becomes visible again (a hidden tab does not poll).
+ */
+export function usePolling(callback: () => void, intervalMs: number): void {
+  const latest = useLatest(callback);
+  useEffect(() => {
+    const tick = () => {
+      if (document.visibilityState === 'visible') latest.current();
+    };
+    const timer = window.setInterval(tick, intervalMs);
+    document.addEventListener('visibilitychange', tick);
+    return () => {
+      window.clearInterval(timer);
+      document.removeEventListener('visibilitychange', tick);
+    };
+  }, [intervalMs, latest]);
+}
+
 export interface Loaded<T> {
   data: T | null;
   error: string | null;

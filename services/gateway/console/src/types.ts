@@ -67,20 +67,78 @@ export interface DriftEvent {
   reason?: string | null;
 }
 
+/** A candidate's live role beside production (#platform/store CandidateRole). */
+export type LiveRole = 'SHADOW' | 'CANARY';
+
 export interface ModelVersion {
   version: string;
   parentVersion: string | null;
   createdTime: number;
+  /** REGISTERED, SHADOW, CANARY, PROMOTED, BLOCKED (what was decided; not "serving now"). */
   status: string;
+  production: boolean;
+  /** The live role it holds now, if it is the plan's candidate. */
+  liveRole: LiveRole | null;
   metrics: Record<string, number>;
   trainingData: string;
   note: string;
 }
 
+/** The serving plan's candidate. */
+export interface LiveCandidate {
+  version: string;
+  role: LiveRole;
+  /** CANARY: its share of traffic in (0, 1); SHADOW: 0. */
+  trafficShare: number;
+  since: number;
+  decisionId: string;
+}
+
 export interface ModelsResponse {
   modelName: string;
   production: string | null;
+  candidate: LiveCandidate | null;
   versions: ModelVersion[];
+}
+
+export type LiveVerdictKind = 'WAIT' | 'PROMOTE' | 'BLOCK' | 'WIDEN' | 'ROLLBACK';
+
+/** GET /v1/console/models/live: the promoter's gate on the candidate's live evidence. */
+export interface LiveAssessment {
+  role: LiveRole;
+  expired: boolean;
+  deadline: number;
+  verdict: { kind: LiveVerdictKind; reason: string };
+  evidence: {
+    /** SHADOW only. */
+    shadowEvents: number | null;
+    /** SHADOW only. */
+    agreement: number | null;
+    /** SHADOW: labelled shadow events; CANARY: labelled predictions the canary served. */
+    labelledEvents: number;
+    /** CANARY only. */
+    productionLabelled: number | null;
+    candidateF1: number | null;
+    productionF1: number | null;
+    f1Difference: number | null;
+    f1DifferenceInterval: [number, number] | null;
+  };
+  gate: {
+    margin: number;
+    confidence: number;
+    minShadowEvents: number | null;
+    minLabelledEvents: number;
+    maxLabelledEvents: number | null;
+    maxWaitMs: number;
+  };
+}
+
+export interface LiveTrialResponse {
+  modelName: string;
+  time: number;
+  production: string | null;
+  candidate: LiveCandidate | null;
+  assessment: LiveAssessment | null;
 }
 
 export interface Decision {
@@ -94,6 +152,10 @@ export interface Decision {
   candidateScore: number | null;
   productionScore: number | null;
   reason: string;
+  /** The live role the decision started or ended (null: an offline decision). */
+  liveRole: LiveRole | null;
+  /** CANARY: the share of traffic it put the candidate on. */
+  trafficShare: number | null;
 }
 
 export interface DecisionAnswer {

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import {
   Alert,
   Badge,
@@ -15,25 +15,24 @@ import {
 } from '@mantine/core';
 import { api, hasScope, messageOf } from '../api.ts';
 import { TableCard, TimelineCard } from '../cards.tsx';
-import { formatDateTime, formatNumber } from '../format.ts';
-import { useLoad } from '../hooks.ts';
-import type { Decision, DecisionAnswer, ModelVersion, RetrainAnswer, WhoAmI } from '../types.ts';
+import { formatDateTime, formatNumber, formatPercent } from '../format.ts';
+import { useLoad, usePolling } from '../hooks.ts';
+import { ROLE_COLOR, registryColor } from '../registry-colors.ts';
+import type {
+  Decision,
+  DecisionAnswer,
+  LiveCandidate,
+  ModelVersion,
+  RetrainAnswer,
+  WhoAmI,
+} from '../types.ts';
+import { LiveTrial } from './LiveTrial.tsx';
 
 type Action = { kind: 'promote'; version: string } | { kind: 'rollback' } | { kind: 'retrain' };
 
-// The registry's values (#platform/store VersionStatus, Decision); anything else is gray.
-const STATUS_COLOR: Record<string, string> = {
-  REGISTERED: 'blue',
-  PROMOTED: 'green',
-  BLOCKED: 'red',
-};
-const DECISION_COLOR: Record<string, string> = {
-  REGISTERED: 'blue',
-  PROMOTED: 'green',
-  ROLLED_BACK: 'orange',
-  BLOCKED: 'red',
-};
 const NEEDS_ADMIN = 'needs an admin key';
+/** How often the live trial is assessed again while the page is open (and visible). */
+const LIVE_REFRESH_MS = 5_000;
 
 /** The page's own actions, as header buttons (each button's test id is its kind). */
 const PAGE_ACTIONS: {
@@ -105,10 +104,32 @@ function AdminButton({
 export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
   const models = useLoad((signal) => api.models(signal));
   const decisions = useLoad((signal) => api.decisions(signal));
+  const live = useLoad((signal) => api.live(signal));
   const admin = hasScope(whoami, 'admin');
   const [action, setAction] = useState<Action | null>(null);
 
+  // The live trial every few seconds (a load still running is left to finish).
+  usePolling(() => {
+    if (!live.loading) live.reload();
+  }, LIVE_REFRESH_MS);
+  // When the plan changes (the promoter decided, or someone else did), versions and the log
+  // change with it.
+  const planKey =
+    live.data === null ? null : `${live.data.production}|${live.data.candidate?.decisionId ?? ''}`;
+  const seenPlan = useRef<string | null>(null);
+  const { reload: reloadModels } = models;
+  const { reload: reloadDecisions } = decisions;
+  useEffect(() => {
+    if (planKey === null) return;
+    if (seenPlan.current !== null && seenPlan.current !== planKey) {
+      reloadModels();
+      reloadDecisions();
+    }
+    seenPlan.current = planKey;
+  }, [planKey, reloadModels, reloadDecisions]);
+
   const production = models.data?.production ?? null;
+  const candidate = models.data?.candidate ?? null;
   const versions = [...(models.data?.versions ?? [])].sort((a, b) => b.createdTime - a.createdTime);
   const log = [...(decisions.data?.decisions ?? [])].sort((a, b) => b.time - a.time);
 
@@ -136,7 +157,15 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
           ? 'Signed in with an admin key: promote, roll back and retrain are enabled.'
           : `Promote, roll back and retrain: ${NEEDS_ADMIN} (set one in the header).`}{' '}
         Production: <strong data-testid="production-version">{production ?? 'none'}</strong>
+        {candidate !== null && (
+          <>
+            {'; '}
+            {candidate.role === 'SHADOW' ? 'in shadow' : 'canary'}:{' '}
+            <strong data-testid="candidate-version">{candidate.version}</strong>
+          </>
+        )}
       </Text>
+      <LiveTrial data={live.data} error={live.error} refreshSeconds={LIVE_REFRESH_MS / 1000} />
       {models.error !== null && (
         <Alert color="red" title="Models could not be loaded">
           {models.error}
@@ -164,6 +193,7 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
             key={version.version}
             version={version}
             production={version.version === production}
+            candidate={candidate?.version === version.version ? candidate : null}
             admin={admin}
             onPromote={() => setAction({ kind: 'promote', version: version.version })}
           />
@@ -189,6 +219,7 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
         onDone={() => {
           models.reload();
           decisions.reload();
+          live.reload();
         }}
       />
     </Stack>
@@ -198,17 +229,24 @@ export function ModelsPage({ whoami }: { whoami: WhoAmI | null }) {
 function VersionRow({
   version,
   production,
+  candidate,
   admin,
   onPromote,
 }: {
   version: ModelVersion;
   production: boolean;
+  /** The plan's candidate, when it is this version. */
+  candidate: LiveCandidate | null;
   admin: boolean;
   onPromote: () => void;
 }) {
   const metrics = Object.entries(version.metrics);
   return (
-    <Table.Tr data-testid={`model-${version.version}`} data-production={production}>
+    <Table.Tr
+      data-testid={`model-${version.version}`}
+      data-production={production}
+      data-live-role={candidate?.role}
+    >
       <Table.Td>
         <Group gap={6} wrap="nowrap">
           <Text fw={600} size="sm">
@@ -219,10 +257,22 @@ function VersionRow({
               production
             </Badge>
           )}
+          {candidate !== null && (
+            <Badge
+              color={ROLE_COLOR[candidate.role]}
+              variant="filled"
+              size="sm"
+              data-testid="live-role-badge"
+            >
+              {candidate.role === 'CANARY'
+                ? `canary ${formatPercent(candidate.trafficShare, 0)}`
+                : 'shadow'}
+            </Badge>
+          )}
         </Group>
       </Table.Td>
       <Table.Td>
-        <Badge color={STATUS_COLOR[version.status.toUpperCase()] ?? 'gray'} variant="light">
+        <Badge color={registryColor(version.status)} variant="light">
           {version.status}
         </Badge>
       </Table.Td>
@@ -267,22 +317,46 @@ function VersionRow({
   );
 }
 
+/** What a decision did to the serving plan, in words. */
+function planChange(decision: Decision): string {
+  const before = decision.productionBefore ?? 'none';
+  const after = decision.productionAfter ?? 'none';
+  switch (decision.decision) {
+    case 'SHADOW':
+      return `into shadow beside production ${before}`;
+    case 'CANARY':
+      return `canary at ${
+        decision.trafficShare === null ? '?' : formatPercent(decision.trafficShare, 1)
+      } of traffic beside production ${before}`;
+    case 'ROLLED_BACK':
+      return before === after
+        ? `canary rolled back: production ${after} keeps all traffic`
+        : `production ${before} → ${after}`;
+    case 'BLOCKED':
+      return decision.liveRole === null
+        ? `production stays ${before}`
+        : `left ${decision.liveRole.toLowerCase()}: production stays ${before}`;
+    default:
+      return `production ${before} → ${after}`;
+  }
+}
+
 function decisionItem(decision: Decision) {
   const score = (value: number | null) => (value === null ? '—' : formatNumber(value, 4));
   return (
     <Timeline.Item
       key={decision.decisionId}
-      color={DECISION_COLOR[decision.decision.toUpperCase()] ?? 'gray'}
+      color={registryColor(decision.decision)}
       title={`${decision.decision} ${decision.candidateVersion}`}
       data-testid="decision-item"
       data-decision={decision.decision}
     >
-      <Text size="sm">
-        candidate {score(decision.candidateScore)} vs production {score(decision.productionScore)}
-      </Text>
-      <Text size="sm">
-        production {decision.productionBefore ?? 'none'} → {decision.productionAfter ?? 'none'}
-      </Text>
+      {(decision.candidateScore !== null || decision.productionScore !== null) && (
+        <Text size="sm">
+          candidate {score(decision.candidateScore)} vs production {score(decision.productionScore)}
+        </Text>
+      )}
+      <Text size="sm">{planChange(decision)}</Text>
       <Text size="sm" fs="italic">
         “{decision.reason}”
       </Text>
