@@ -536,14 +536,14 @@ console.log(table(pacRows));
 const main = ons[0]!;
 const satOn = sat.get(main)!;
 const summary = [
-  `Saturated, shadow on (bound ${main.bound}): production ${satOn.textsPerSecond.toFixed(1)} texts/s ` +
+  `Saturated, shadow ${main.name}: production ${satOn.textsPerSecond.toFixed(1)} texts/s ` +
     `against ${satOff.textsPerSecond.toFixed(1)} off = ${ratioTo(satOn, satOff).toFixed(2)}x; ` +
     `of ${satOn.shadow.offered} shadow texts offered, ${pct(satOn.shadow.scoredShare)} scored and ` +
     `${pct(satOn.shadow.shedShare)} shed, never more than ${satOn.maxPending} pending (bound ${main.bound}).`,
   ...ons.slice(1).map((m) => {
     const s = sat.get(m)!;
     return (
-      `  bound ${m.bound}: ${s.textsPerSecond.toFixed(1)} texts/s = ${ratioTo(s, satOff).toFixed(2)}x, ` +
+      `  shadow ${m.name}: ${s.textsPerSecond.toFixed(1)} texts/s = ${ratioTo(s, satOff).toFixed(2)}x, ` +
       `${pct(s.shadow.scoredShare)} scored, ${pct(s.shadow.shedShare)} shed, max pending ${s.maxPending}.`
     );
   }),
