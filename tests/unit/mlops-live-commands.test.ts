@@ -211,6 +211,48 @@ describe('registry shadow, canary, canary-rollback', () => {
   });
 });
 
+describe("registry: a production change ends another candidate's trial", () => {
+  it('promoting another version BLOCKs the candidate in SHADOW first, and the plan drops it', async () => {
+    const { registry, published } = await setup();
+    await registry.startShadow('2', { modelName: 'm', actor: 'promoter', reason: 'offline ok' });
+    published.length = 0;
+    await registry.promote('3', { modelName: 'm', actor: 'ana@cli', reason: 'hotfix' });
+    const log = await registry.log('m');
+    const blocked = log.find((d) => d.decision === 'BLOCKED' && d.candidateVersion === '2')!;
+    const promoted = log.find((d) => d.decision === 'PROMOTED' && d.candidateVersion === '3')!;
+    expect(blocked).toMatchObject({
+      actor: 'ana@cli',
+      productionBefore: '1',
+      productionAfter: '1',
+      reason: 'SHADOW trial ended: production changes from 1 to 3',
+      details: { interruptedTrial: 'SHADOW' },
+    });
+    expect(blocked.timeMs).toBeLessThan(promoted.timeMs);
+    expect((await registry.show('m', '2')).version.status).toBe('BLOCKED');
+    expect(await registry.plan('m')).toMatchObject({ production: '3', candidate: null });
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({ action: 'PROMOTE', modelVersion: '3', candidate: null });
+  });
+
+  it('a rollback ends a canary trial the same way; widening the canary itself ends nothing', async () => {
+    const { registry } = await setup();
+    await registry.promote('2', { modelName: 'm', actor: 'test', reason: 'second' });
+    await registry.startCanary('3', 0.2, { modelName: 'm', actor: 'promoter', reason: 'canary' });
+    await registry.rollback({ modelName: 'm', actor: 'ana@cli', reason: 'incident' });
+    const log = await registry.log('m');
+    expect(log.filter((d) => d.decision === 'BLOCKED').map((d) => d.reason)).toEqual([
+      'CANARY trial ended: production changes from 2 to 1',
+    ]);
+    expect(await registry.plan('m')).toMatchObject({ production: '1', candidate: null });
+
+    const widened = await setup();
+    await widened.registry.startCanary('2', 0.2, { modelName: 'm', actor: 'p', reason: 'c' });
+    await widened.registry.promote('2', { modelName: 'm', actor: 'p', reason: 'widened' });
+    expect((await widened.registry.log('m')).some((d) => d.decision === 'BLOCKED')).toBe(false);
+    expect(await widened.registry.plan('m')).toMatchObject({ production: '2', candidate: null });
+  });
+});
+
 describe('registry log and show with live roles', () => {
   it("marks a canary's share and a canary's rollback; an ordinary rollback stays as it was", async () => {
     const { tables, printed, run } = await setup();

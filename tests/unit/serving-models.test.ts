@@ -410,13 +410,20 @@ describe('serving models: production and a candidate', () => {
     expect(host('2')!.closed).toBe(1);
   });
 
-  it('isServing needs production and the candidate; close closes both', async () => {
+  it('isServing needs the workers that answer: production and a canary, not a shadow; close closes both', async () => {
     const { models, host } = await servingModels();
     await models.setCandidate(shadow('2'));
     expect(models.isServing).toBe(true);
     host('2')!.isServing = false;
+    // A dead shadow worker answers nobody: serving goes on (its shadow work fails, counted).
+    expect(models.isServing).toBe(true);
+    await models.setCandidate({ version: '2', role: 'CANARY', trafficShare: 0.2, folder: '/m/2' });
     expect(models.isServing).toBe(false);
     host('2')!.isServing = true;
+    expect(models.isServing).toBe(true);
+    host('1')!.isServing = false;
+    expect(models.isServing).toBe(false);
+    host('1')!.isServing = true;
     await models.close();
     expect([host('1')!.closed, host('2')!.closed]).toEqual([1, 1]);
     expect(models.candidate).toBeNull();

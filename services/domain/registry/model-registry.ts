@@ -305,13 +305,38 @@ export class ModelRegistry {
       throw new RegistryError('ALREADY_PRODUCTION', `${version} is production already`);
     }
     await this.verifyArtifact(record);
+    const ended = await this.endInterruptedTrial(decisions, version, input.modelName, input.actor);
     const decision = await this.appendDecision('PROMOTED', record, before, version, {
       ...input,
       reason,
     });
     await this.setStatus(record, 'PROMOTED');
-    await this.publishPlan([...decisions, decision], decision, 'PROMOTE');
+    await this.publishPlan([...decisions, ...ended, decision], decision, 'PROMOTE');
     return decision;
+  }
+
+  /**
+   * A production change ends the live trial of another candidate (it was compared with the
+   * production being replaced): that candidate is BLOCKED first, with the reason, so the log
+   * and its status say how its trial ended. Returns the decision, if one was logged.
+   */
+  private async endInterruptedTrial(
+    decisions: readonly DecisionRecord[],
+    nextProduction: string,
+    modelName: string,
+    actor: string,
+  ): Promise<DecisionRecord[]> {
+    const { candidate, production } = servingPlan(decisions);
+    if (candidate === null || candidate.version === nextProduction) return [];
+    const record = await this.requireVersion(modelName, candidate.version);
+    const decision = await this.appendDecision('BLOCKED', record, production, production, {
+      modelName,
+      actor,
+      reason: `${candidate.role} trial ended: production changes from ${production} to ${nextProduction}`,
+      details: { interruptedTrial: candidate.role },
+    });
+    await this.setStatus(record, 'BLOCKED');
+    return [decision];
   }
 
   /** What serves the model now: production and the candidate in a live role, if any. */
@@ -450,11 +475,12 @@ export class ModelRegistry {
     }
     const record = await this.requireVersion(input.modelName, target);
     await this.verifyArtifact(record);
+    const ended = await this.endInterruptedTrial(decisions, target, input.modelName, input.actor);
     const decision = await this.appendDecision('ROLLED_BACK', record, current, target, {
       ...input,
       reason,
     });
-    await this.publishPlan([...decisions, decision], decision, 'ROLLBACK');
+    await this.publishPlan([...decisions, ...ended, decision], decision, 'ROLLBACK');
     return decision;
   }
 

@@ -75,9 +75,13 @@ export class ServingModels {
     return slot && { version: slot.version, role: slot.role, trafficShare: slot.trafficShare };
   }
 
-  /** Production and, when there is one, the candidate's worker are alive (a readiness part). */
+  /**
+   * The workers that answer are alive (a readiness part): production and a CANARY. A SHADOW
+   * candidate's worker answers nobody, so its failure only fails shadow work (counted).
+   */
   get isServing(): boolean {
-    return this.production.isServing && (this.candidateSlot?.host.isServing ?? true);
+    const slot = this.candidateSlot;
+    return this.production.isServing && (slot?.role !== 'CANARY' || slot.host.isServing);
   }
 
   scoreProduction(texts: readonly string[]): Promise<ScoredBatch> {
