@@ -296,10 +296,8 @@ export class ModelRegistry {
   async promote(version: string, input: DecisionInput): Promise<DecisionRecord> {
     const reason = requireReason(input.reason);
     const record = await this.requireVersion(input.modelName, version);
-    const decisions = await this.deps.store.decisions(input.modelName);
-    if (input.decisionId && decisions.some((d) => d.decisionId === input.decisionId)) {
-      return decisions.find((d) => d.decisionId === input.decisionId)!;
-    }
+    const { decisions, already } = await this.logSoFar(input);
+    if (already) return already;
     const before = productionVersion(decisions);
     if (before === version) {
       throw new RegistryError('ALREADY_PRODUCTION', `${version} is production already`);
@@ -378,8 +376,7 @@ export class ModelRegistry {
    */
   async rollbackCanary(input: DecisionInput): Promise<DecisionRecord> {
     const reason = requireReason(input.reason);
-    const decisions = await this.deps.store.decisions(input.modelName);
-    const already = input.decisionId && decisions.find((d) => d.decisionId === input.decisionId);
+    const { decisions, already } = await this.logSoFar(input);
     if (already) return already;
     const plan = servingPlan(decisions);
     if (plan.candidate?.role !== 'CANARY' || plan.production === null) {
@@ -406,8 +403,7 @@ export class ModelRegistry {
   ): Promise<DecisionRecord> {
     const reason = requireReason(input.reason);
     const record = await this.requireVersion(input.modelName, version);
-    const decisions = await this.deps.store.decisions(input.modelName);
-    const already = input.decisionId && decisions.find((d) => d.decisionId === input.decisionId);
+    const { decisions, already } = await this.logSoFar(input);
     if (already) return already;
     const plan = servingPlan(decisions);
     if (plan.production === null) {
@@ -438,8 +434,7 @@ export class ModelRegistry {
   async block(version: string, input: DecisionInput): Promise<DecisionRecord> {
     const reason = requireReason(input.reason);
     const record = await this.requireVersion(input.modelName, version);
-    const decisions = await this.deps.store.decisions(input.modelName);
-    const already = input.decisionId && decisions.find((d) => d.decisionId === input.decisionId);
+    const { decisions, already } = await this.logSoFar(input);
     if (already) return already;
     const plan = servingPlan(decisions);
     const production = plan.production;
@@ -568,6 +563,18 @@ export class ModelRegistry {
       reason: `bootstrap: golden-set F1 ${golden.f1.toFixed(4)} < minimum ${input.minF1}`,
     });
     return { version: record.version, decision: 'BLOCKED' };
+  }
+
+  /**
+   * The model's log, and the decision `input.decisionId` names if it is logged already (a
+   * retried decision returns it instead of deciding again).
+   */
+  private async logSoFar(
+    input: DecisionInput,
+  ): Promise<{ decisions: DecisionRecord[]; already: DecisionRecord | undefined }> {
+    const decisions = await this.deps.store.decisions(input.modelName);
+    const id = input.decisionId;
+    return { decisions, already: id ? decisions.find((d) => d.decisionId === id) : undefined };
   }
 
   private async requireVersion(modelName: string, version: string): Promise<ModelVersionRecord> {
