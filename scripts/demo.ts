@@ -2,8 +2,9 @@
  * `make demo`: the whole model lifecycle on a local stack of its own (var/demo-stack), in a
  * few minutes, narrated as a timeline:
  *   in-domain traffic -> drift statistic vs threshold -> shifted-domain (IMDB) traffic with
- *   labels -> DRIFT -> retraining progress -> candidate metrics -> promotion decision -> the new
- *   version serving -> drift back to OK against the new version.
+ *   labels -> DRIFT -> retraining progress -> candidate metrics -> SHADOW (offline gate passed)
+ *   -> promotion on live evidence -> the new version serving -> drift back to OK against the
+ *   new version.
  * Every service runs as its own process, exactly as `make up` runs them.
  *
  * It serves the compact model (DEMO_MODEL_DIR, default models/sentiment-compact): with the
@@ -176,7 +177,12 @@ await Promise.all([
   watch('models.deployments', (event) => {
     if (event.modelName !== MODEL) return;
     deployed = event.modelVersion;
-    say(`deployment ${event.action} v${event.modelVersion} by ${event.actor}: ${event.reason}`);
+    const candidate = event.candidate
+      ? `, candidate v${event.candidate.modelVersion} in ${event.candidate.role}`
+      : '';
+    say(
+      `deployment ${event.action}: production v${event.modelVersion}${candidate} by ${event.actor}: ${event.reason}`,
+    );
   }),
   watch('predictions', (event) => {
     // Predictions of the version just deployed (late ones of the old version are in flight).
