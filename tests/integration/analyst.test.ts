@@ -161,6 +161,21 @@ for (let i = 0; i < 90; i++) {
   const version: '1' | '2' = hour === 0 ? '1' : hour === 2 ? '2' : i % 2 === 0 ? '1' : '2';
   predictions.push(predictionRow(i, hour, version));
 }
+// Version 2 in SHADOW beside version 1 (issue 15): every fifth of version 1's predictions is
+// scored by version 2 too, never served (origin SHADOW, shadow_of = the served event's id).
+for (const served of predictions.filter((p, i) => p.model_version === '1' && i % 5 === 0)) {
+  predictions.push({
+    ...served,
+    event_id: `${served.event_id}-shadow`,
+    origin: 'SHADOW',
+    model_version: '2',
+    // The better version: right on most labelled reviews, where version 1 was right 70 %.
+    label: served.ground_truth !== null && random() < 0.9 ? served.ground_truth : served.label,
+    embedding: centroids['2']!.map((c) => c + (random() - 0.5) * 0.8),
+    shadow_of: served.event_id,
+    kafka_offset: `${20_000 + predictions.length}`,
+  });
+}
 /** Redeliveries: the same events again, scored a minute later and ingested from other offsets. */
 const REDELIVERY_DELAY_MS = 60_000;
 const redeliveries: PredictionRow[] = predictions

@@ -215,9 +215,11 @@ describe('closed loop: drift -> retrain -> gated promotion -> serving -> drift O
       );
       expect(candidate).toMatchObject({ parentVersion: '1', episodeId: episode.episodeId });
 
+      // The candidate goes through SHADOW first: loaded by both serving processes, then 500
+      // shadow-scored events of which 200 labelled (the defaults), assessed every 2 s.
       await waitUntil(
         () => deployments.some((d) => d.modelVersion === candidate.modelVersion),
-        180_000,
+        300_000,
         'the promotion deployment',
       );
       mark(`PROMOTED ${candidate.modelVersion}`);

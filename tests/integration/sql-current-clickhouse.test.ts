@@ -295,6 +295,18 @@ function predictionRow(index: number): PredictionRow {
 }
 
 const predictions: PredictionRow[] = Array.from({ length: 72 }, (_, i) => predictionRow(i));
+// Version 2 in SHADOW beside version 1: every fourth of version 1's predictions scored by it too.
+for (const served of predictions.filter((p, i) => p.model_version === '1' && i % 4 === 1)) {
+  predictions.push({
+    ...served,
+    event_id: `${served.event_id}-shadow`,
+    origin: 'SHADOW',
+    model_version: '2',
+    label: random() < 0.8 ? served.label : served.label === 'POSITIVE' ? 'NEGATIVE' : 'POSITIVE',
+    shadow_of: served.event_id,
+    kafka_offset: String(20_000 + predictions.length),
+  });
+}
 /** Redeliveries: the same events again, ingested later from other offsets. */
 const redeliveries: PredictionRow[] = predictions
   .filter((_, i) => i % 5 === 1)

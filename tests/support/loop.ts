@@ -58,6 +58,11 @@ export function loopEnv(
     RETRAIN_WORK_DIR: settings.workDir,
     // A candidate in SHADOW or CANARY is assessed every 2 s (default 15 s).
     LIVE_TRIAL_POLL_MS: '2000',
+    // No shedding of shadow work for production load: the loop's traffic is far below
+    // capacity, and on two cores shared with Kafka, ClickHouse, drift calibrations and the test
+    // itself, production's busy share measures CPU contention instead (a CI run shed shadow
+    // work for two minutes). Shedding is covered by unit tests and `npm run bench:shadow`.
+    SHADOW_MAX_PRODUCTION_LOAD: '1',
     ...settings.extra,
     ...extra,
   });
