@@ -11,13 +11,11 @@
 import {
   AppError,
   type Env,
-  createLogger,
-  createMetricsRegistry,
   describeError,
   parseConfig,
   processConfigFields,
 } from '#platform/common';
-import { backboneConfigFields, createBackbone, withLocalStackDefaults } from '#platform/kafka';
+import { backboneConfigFields, withLocalStackDefaults } from '#platform/kafka';
 import {
   classifyClickHouseError,
   clickhouseConfigFields,
@@ -33,7 +31,7 @@ import {
 import { runDriftStatus } from './drift-commands.ts';
 import { watchDriftEvents } from './drift-watch.ts';
 import { colourWanted, painter } from './render.ts';
-import { untilStopped } from './stop-signal.ts';
+import { runWatch } from './watch-frame.ts';
 
 const driftStatusSchema = { ...clickhouseConfigFields, ...processConfigFields };
 const driftWatchSchema = { ...backboneConfigFields, ...processConfigFields };
@@ -69,14 +67,7 @@ async function driftWatchCommand(
   env: Env,
 ): Promise<void> {
   const config = parseConfig(driftWatchSchema, env);
-  const logger = createLogger('mlops', config.logLevel, 'stderr');
-  const { kafka, codec } = createBackbone(
-    config,
-    'mlops-drift-watch',
-    logger,
-    createMetricsRegistry('mlops'),
-  );
-  await untilStopped((signal) =>
+  await runWatch(config, 'mlops-drift-watch', ({ kafka, codec }, signal) =>
     watchDriftEvents({
       kafka,
       decode: async (value) => (await codec.decode('drift.events', value)).value,

@@ -35,7 +35,7 @@ import { type RegistryChangeCommand, runRegistryCommand } from './registry-comma
 import { runRegistryLive } from './registry-live.ts';
 import { watchDeployments } from './registry-watch.ts';
 import { colourWanted, painter } from './render.ts';
-import { untilStopped } from './stop-signal.ts';
+import { runWatch } from './watch-frame.ts';
 
 const { modelName: modelNameField } = modelConfigFields;
 
@@ -150,14 +150,7 @@ export async function registryWatchCommand(
   env: Env,
 ): Promise<void> {
   const config = parseConfig(registryWatchSchema, env);
-  const logger = createLogger('mlops', config.logLevel, 'stderr');
-  const { kafka, codec } = createBackbone(
-    config,
-    'mlops-registry-watch',
-    logger,
-    createMetricsRegistry('mlops'),
-  );
-  await untilStopped((signal) =>
+  await runWatch(config, 'mlops-registry-watch', ({ kafka, codec }, signal) =>
     watchDeployments({
       kafka,
       decode: async (value) => (await codec.decode('models.deployments', value)).value,

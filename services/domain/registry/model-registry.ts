@@ -309,7 +309,7 @@ export class ModelRegistry {
       reason,
     });
     await this.setStatus(record, 'PROMOTED');
-    await this.publishPlan([...decisions, ...ended, decision], decision, 'PROMOTE');
+    await this.publishPlan([...decisions, ...ended, decision], decision, 'PROMOTE', [version]);
     return decision;
   }
 
@@ -426,7 +426,7 @@ export class ModelRegistry {
       details: { ...input.details, ...(role === 'CANARY' ? { trafficShare } : {}) },
     });
     await this.setStatus(record, role);
-    await this.publishPlan([...decisions, decision], decision, role);
+    await this.publishPlan([...decisions, decision], decision, role, [version]);
     return decision;
   }
 
@@ -475,7 +475,7 @@ export class ModelRegistry {
       ...input,
       reason,
     });
-    await this.publishPlan([...decisions, ...ended, decision], decision, 'ROLLBACK');
+    await this.publishPlan([...decisions, ...ended, decision], decision, 'ROLLBACK', [target]);
     return decision;
   }
 
@@ -757,25 +757,30 @@ export class ModelRegistry {
 
   /**
    * Publishes the serving plan that `decisions` (the log including `decision`) give: production
-   * and its artifact, and the candidate in a role with its artifact, both verified. The
-   * decision names the event (id, time, actor, reason, action).
+   * and its artifact, and the candidate in a role with its artifact, both verified (except the
+   * `verifiedVersions` the caller verified just before logging the decision: a folder digest
+   * reads the whole model). The decision names the event (id, time, actor, reason, action).
    */
   private async publishPlan(
     decisions: readonly DecisionRecord[],
     decision: DecisionRecord,
     action: Deployment['action'],
+    verifiedVersions: readonly string[] = [],
   ): Promise<void> {
+    const verify = async (record: ModelVersionRecord) => {
+      if (!verifiedVersions.includes(record.version)) await this.verifyArtifact(record);
+    };
     if (!this.deps.signer) throw new SigningKeyMissingError(decision.modelName);
     const plan = servingPlan(decisions);
     if (plan.production === null) {
       throw new RegistryError('NO_PRODUCTION', `${decision.modelName} has no production version`);
     }
     const production = await this.requireVersion(decision.modelName, plan.production);
-    await this.verifyArtifact(production);
+    await verify(production);
     let candidate: DeploymentCandidate | null = null;
     if (plan.candidate) {
       const record = await this.requireVersion(decision.modelName, plan.candidate.version);
-      await this.verifyArtifact(record);
+      await verify(record);
       candidate = {
         modelVersion: record.version,
         role: plan.candidate.role,
